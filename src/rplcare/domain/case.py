@@ -1,0 +1,117 @@
+"""The `rplcare.case/1` case model.
+
+Structure only: types, required fields, enumerations fixed by the contract. Checks that need
+the knowledge base (test codes, result vocabularies, gestational limits) or `as_of` live in
+`rplcare.domain.validation`, so this module stays free of data files and clocks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CASE_SCHEMA = "rplcare.case/1"
+
+
+class Outcome(StrEnum):
+    LIVE_BIRTH = "live_birth"
+    STILLBIRTH = "stillbirth"
+    MISCARRIAGE = "miscarriage"
+    ANEMBRYONIC = "anembryonic"
+    BIOCHEMICAL = "biochemical"
+    ECTOPIC = "ectopic"
+    MOLAR = "molar"
+    TERMINATION = "termination"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# Strict numbers and booleans: clinical data must not turn `true` into 1 or "yes" into True.
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+Count = Annotated[int, Field(ge=0, strict=True)]
+
+
+class Person(_Strict):
+    age: Count | None = None
+    birth_date: date | None = None
+
+    @model_validator(mode="after")
+    def _age_or_birth_date(self) -> Person:
+        if self.age is not None and self.birth_date is not None:
+            raise ValueError("give either age or birth_date, not both")
+        return self
+
+
+class Patient(Person):
+    @model_validator(mode="after")
+    def _needs_age(self) -> Patient:
+        if self.age is None and self.birth_date is None:
+            raise ValueError("age or birth_date is required")
+        return self
+
+
+class Pregnancy(_Strict):
+    outcome: Outcome
+    end_date: date
+    gestational_weeks: NonNegative
+    heartbeat_seen: Flag | None = None
+    partner: Literal["current", "previous"] | None = None
+    notes: str | None = None
+
+
+class TestResult(_Strict):
+    # Not a pytest test class, despite the name.
+    __test__ = False
+
+    code: Annotated[str, Field(min_length=1)]
+    date: date
+    result: Annotated[str, Field(min_length=1)] | None = None
+    value: Annotated[float, Field(allow_inf_nan=False, strict=True)] | None = None
+    unit: str | None = None
+    method: str | None = None
+    detail: str | None = None
+    pregnancy: Count | None = None
+
+    @model_validator(mode="after")
+    def _result_or_value(self) -> TestResult:
+        if self.result is None and self.value is None:
+            raise ValueError("a test needs a result, a value, or both")
+        if self.value is not None and not self.unit:
+            raise ValueError("a value needs a unit")
+        return self
+
+
+class Lifestyle(_Strict):
+    smoker: Flag | None = None
+    bmi: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)] | None = None
+    alcohol_units_per_week: NonNegative | None = None
+    caffeine_mg_per_day: NonNegative | None = None
+
+
+class CurrentPregnancy(_Strict):
+    gestational_age_days: Count
+    heartbeat_seen: Flag | None = None
+    bleeding: Flag | None = None
+    # Extension to the contract: NICE NG126 progesterone needs a scan-confirmed intrauterine
+    # pregnancy; a seen heartbeat implies it, but an early scan can confirm it before that.
+    intrauterine_confirmed: Flag | None = None
+
+
+class Case(_Strict):
+    schema_: Literal["rplcare.case/1"] = Field(alias="schema")
+    as_of: date
+    id: str | None = None
+    patient: Patient
+    partner: Person | None = None
+    pregnancies: list[Pregnancy] = Field(default_factory=list)
+    tests: list[TestResult] = Field(default_factory=list)
+    lifestyle: Lifestyle | None = None
+    current_pregnancy: CurrentPregnancy | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,0 +1,147 @@
+"""Turn raw parsed data into a `Case`, or one error listing every problem by field path.
+
+Two passes: pydantic checks structure and types; then the checks that need `as_of` and the
+knowledge base's vocabulary and plausibility limits. Messages read like
+``pregnancies[2].end_date: after as_of (2026-03-01)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from rplcare.domain.case import Case, Outcome, Person
+from rplcare.errors import CaseValidationError
+from rplcare.knowledge.loader import KnowledgeBase
+
+_LOSSES_BEFORE_VIABILITY = {Outcome.MISCARRIAGE, Outcome.ANEMBRYONIC, Outcome.BIOCHEMICAL}
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"function-after", "function-before"} or "[" in str(part):
+            continue  # pydantic's internal validator frames
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(case)"
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (not part of rplcare.case/1)"
+        problems.append(f"{field_path(err['loc'])}: {msg}")
+    return problems
+
+
+def parse_case(raw: Any, kb: KnowledgeBase, source: str | None = None) -> Case:
+    if not isinstance(raw, dict):
+        kind = type(raw).__name__ if raw is not None else "nothing"
+        raise CaseValidationError([f"(case): expected an object with fields, got {kind}"], source)
+    try:
+        case = Case.model_validate(raw)
+    except ValidationError as exc:
+        raise CaseValidationError(_pydantic_problems(exc), source) from None
+    problems = semantic_problems(case, kb)
+    if problems:
+        raise CaseValidationError(problems, source)
+    return case
+
+
+def _age_problems(where: str, person: Person, as_of: date, kb: KnowledgeBase) -> list[str]:
+    limit = kb.vocabulary.limits.max_age_years
+    if person.birth_date is not None:
+        if person.birth_date >= as_of:
+            return [f"{where}.birth_date: not before as_of ({as_of})"]
+        years = (as_of - person.birth_date).days / 365.25
+        if years > limit:
+            return [f"{where}.birth_date: implies age {years:.0f}, above the plausible {limit}"]
+    if person.age is not None and person.age > limit:
+        return [f"{where}.age: {person.age} is above the plausible {limit}"]
+    return []
+
+
+def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
+    """Checks that need `as_of` or the knowledge base. Never looks at the system clock."""
+    problems: list[str] = []
+    as_of = case.as_of
+    limits = kb.vocabulary.limits
+    viability = kb.history.viability_weeks.value
+
+    problems += _age_problems("patient", case.patient, as_of, kb)
+    if case.partner is not None:
+        problems += _age_problems("partner", case.partner, as_of, kb)
+
+    birth = case.patient.birth_date
+    for i, p in enumerate(case.pregnancies):
+        where = f"pregnancies[{i}]"
+        if p.end_date > as_of:
+            problems.append(f"{where}.end_date: after as_of ({as_of})")
+        if birth is not None and p.end_date <= birth:
+            problems.append(f"{where}.end_date: not after the patient's birth_date ({birth})")
+        if p.gestational_weeks > limits.max_gestational_weeks:
+            problems.append(
+                f"{where}.gestational_weeks: {p.gestational_weeks:g} is above the plausible "
+                f"{limits.max_gestational_weeks:g}"
+            )
+        elif p.outcome in _LOSSES_BEFORE_VIABILITY and p.gestational_weeks >= viability:
+            problems.append(
+                f"{where}.gestational_weeks: a {p.outcome.value} at {p.gestational_weeks:g} weeks "
+                f"is impossible; a loss from {viability:g} weeks is a stillbirth"
+            )
+        elif p.outcome is Outcome.STILLBIRTH and p.gestational_weeks < viability:
+            problems.append(
+                f"{where}.gestational_weeks: a stillbirth is a loss from {viability:g} weeks; "
+                f"record a loss at {p.gestational_weeks:g} weeks as miscarriage"
+            )
+
+    known = kb.vocabulary.tests
+    for i, t in enumerate(case.tests):
+        where = f"tests[{i}]"
+        spec = known.get(t.code)
+        if spec is None:
+            problems.append(f"{where}.code: unknown test {t.code!r}; known codes: {', '.join(known)}")
+            continue
+        if t.result is not None and spec.results and t.result not in spec.results:
+            problems.append(
+                f"{where}.result: {t.result!r} is not a result of {t.code}; "
+                f"expected one of: {', '.join(spec.results)}"
+            )
+        if t.unit is not None and spec.units and t.unit not in spec.units:
+            problems.append(
+                f"{where}.unit: {t.unit!r} is not a unit for {t.code}; "
+                f"expected one of: {', '.join(spec.units)}"
+            )
+        if t.value is not None and not spec.units:
+            problems.append(f"{where}.value: {t.code} takes a result, not a numeric value")
+        if t.date > as_of:
+            problems.append(f"{where}.date: after as_of ({as_of})")
+        if t.pregnancy is not None:
+            if t.pregnancy >= len(case.pregnancies):
+                problems.append(
+                    f"{where}.pregnancy: index {t.pregnancy} but the case has "
+                    f"{len(case.pregnancies)} pregnancies (indexes start at 0)"
+                )
+            elif t.code == "poc_karyotype":
+                outcome = case.pregnancies[t.pregnancy].outcome
+                if outcome not in _LOSSES_BEFORE_VIABILITY | {Outcome.STILLBIRTH}:
+                    problems.append(
+                        f"{where}.pregnancy: pregnancy tissue testing needs a loss, "
+                        f"but pregnancies[{t.pregnancy}] is {outcome.value}"
+                    )
+
+    cp = case.current_pregnancy
+    if cp is not None and cp.gestational_age_days > limits.max_gestational_weeks * 7:
+        problems.append(
+            f"current_pregnancy.gestational_age_days: {cp.gestational_age_days} is above the "
+            f"plausible {limits.max_gestational_weeks * 7:g}"
+        )
+    return problems

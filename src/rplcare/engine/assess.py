@@ -1,0 +1,205 @@
+"""assess(case) -> Assessment: classification, work-up, interpretation and care plan."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from rplcare.domain.case import Case, Outcome, Person
+from rplcare.domain.history import History, age_at, derive_history
+from rplcare.engine.assessment import (
+    ASSESSMENT_SCHEMA,
+    DISCLAIMER,
+    Assessment,
+    CareOut,
+    CauseOut,
+    CitationOut,
+    DefinitionOut,
+    DisagreementOut,
+    HistoryOut,
+    NotAssessedOut,
+    PatientOut,
+    Position,
+    WorkupOut,
+)
+from rplcare.engine.definitions import Classification, Evaluation, classify
+from rplcare.engine.facts import base_facts, guideline_facts
+from rplcare.engine.interpretation import interpret
+from rplcare.engine.planning import CareEntry, WorkupEntry, plan_care, plan_workup
+from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
+from rplcare.knowledge.schema import Citation, Verification
+
+VERSION = "0.1.0"
+
+
+def _citation(kb: KnowledgeBase, c: Citation) -> CitationOut:
+    ref = kb.references[c.ref]
+    return CitationOut(
+        ref=c.ref, short=ref.short, full=ref.full, url=ref.url, locator=c.locator, note=c.note
+    )
+
+
+def _history_out(case: Case, h: History) -> HistoryOut:
+    return HistoryOut(
+        pregnancies=len(h.events),
+        losses_total=h.losses_total,
+        losses_clinical=h.losses_clinical,
+        losses_biochemical=h.losses_biochemical,
+        losses_first_trimester=h.losses_first_trimester,
+        losses_second_trimester=h.losses_second_trimester,
+        live_births=h.live_births,
+        stillbirths=h.count(Outcome.STILLBIRTH),
+        ectopic=h.count(Outcome.ECTOPIC),
+        molar=h.count(Outcome.MOLAR),
+        terminations=h.count(Outcome.TERMINATION),
+        consecutive_losses=h.consecutive_losses,
+        losses_since_last_birth=h.losses_since_last_birth,
+    )
+
+
+def _partner_age(partner: Person | None, as_of: date) -> int | None:
+    if partner is None:
+        return None
+    if partner.age is not None:
+        return partner.age
+    if partner.birth_date is None:
+        return None
+    b = partner.birth_date
+    return as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
+
+
+def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
+    i = e.item
+    return WorkupOut(
+        id=i.id,
+        test=i.test,
+        test_label=kb.vocabulary.tests[i.test].label,
+        guideline=i.guideline,
+        recommendation=e.recommendation.value,
+        published_recommendation=i.recommendation.value,
+        strength=i.strength,
+        evidence_quality=i.evidence_quality,
+        statement=i.statement,
+        status=e.status,  # type: ignore[arg-type]
+        due_date=e.due_date,
+        note=e.note,
+        citation=kb.cite(i.citation),
+        citation_detail=_citation(kb, i.citation),
+        verification=i.verification.value,
+    )
+
+
+def _care_out(kb: KnowledgeBase, e: CareEntry) -> CareOut:
+    i = e.item
+    return CareOut(
+        id=i.id,
+        intervention=i.intervention,
+        intervention_label=kb.vocabulary.interventions[i.intervention],
+        guideline=i.guideline,
+        recommendation=i.recommendation.value,
+        strength=i.strength,
+        evidence_quality=i.evidence_quality,
+        statement=i.statement,
+        note=i.note,
+        citation=kb.cite(i.citation),
+        citation_detail=_citation(kb, i.citation),
+        verification=i.verification.value,
+    )
+
+
+def _disagreements(
+    workup: list[WorkupOut], care: list[CareOut], kb: KnowledgeBase
+) -> list[DisagreementOut]:
+    out: list[DisagreementOut] = []
+    rows: list[tuple[str, str, str, str, str]] = [
+        *(("test", w.test, w.guideline, w.recommendation, w.id) for w in workup),
+        *(("intervention", c.intervention, c.guideline, c.recommendation, c.id) for c in care),
+    ]
+    grouped: dict[tuple[str, str], list[Position]] = defaultdict(list)
+    for kind, topic, guideline, rec, item_id in rows:
+        grouped[(kind, topic)].append(Position(guideline=guideline, recommendation=rec, id=item_id))
+    for (kind, topic), positions in grouped.items():
+        if len({p.recommendation for p in positions}) > 1:
+            label = (
+                kb.vocabulary.tests[topic].label
+                if kind == "test"
+                else kb.vocabulary.interventions[topic]
+            )
+            out.append(DisagreementOut(topic=label, kind=kind, positions=positions))  # type: ignore[arg-type]
+    return out
+
+
+def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = None) -> Assessment:
+    """Assess a validated case. Pure: the only clock is `case.as_of`.
+
+    `guideline` restricts work-up and care plan to one guideline id (definitions still show all
+    three, side by side).
+    """
+    kb = kb or load_knowledge()
+    history = derive_history(case, kb.history)
+    classifications: dict[str, Classification] = {
+        gid: classify(history, rule, kb.history) for gid, rule in kb.definitions.items()
+    }
+    evaluated = any(c.evaluation is not Evaluation.NOT_INDICATED for c in classifications.values())
+    findings = interpret(case, history, kb, evaluated)
+    base = base_facts(case, history, findings)
+    facts_cache = {
+        gid: guideline_facts(base, gid, classifications, history) for gid in kb.guidelines
+    }
+    investigations = [i for i in kb.investigations if guideline in (None, i.guideline)]
+    treatments = [t for t in kb.treatments if guideline in (None, t.guideline)]
+    workup = [
+        _workup_out(kb, e)
+        for e in plan_workup(investigations, case, findings, facts_cache.__getitem__)
+    ]
+    care = [_care_out(kb, e) for e in plan_care(treatments, facts_cache.__getitem__)]
+
+    definitions = {
+        gid: DefinitionOut(
+            meets=c.meets,
+            losses_counted=c.losses_counted,
+            kind=c.kind,  # type: ignore[arg-type]
+            evaluation=c.evaluation.value,
+            reasons=list(c.reasons),
+            statement=kb.definitions[gid].statement,
+            citation=kb.cite(kb.definitions[gid].citation),
+            verification=kb.definitions[gid].verification.value,
+        )
+        for gid, c in classifications.items()
+    }
+    labels = kb.vocabulary.causes
+    unverified = sum(
+        r.verification == Verification.UNVERIFIED.value for r in [*workup, *care]
+    )
+    warnings = list(findings.warnings)
+    if unverified:
+        warnings.append(
+            f"{unverified} work-up or care-plan items are UNVERIFIED (recalled guideline content "
+            "not confirmed in the primary source): check them before acting."
+        )
+    return Assessment(
+        schema_=ASSESSMENT_SCHEMA,
+        case_id=case.id,
+        as_of=case.as_of,
+        knowledge_version=kb.version,
+        rplcare_version=VERSION,
+        patient=PatientOut(age=age_at(case), partner_age=_partner_age(case.partner, case.as_of)),
+        history=_history_out(case, history),
+        definitions=definitions,
+        workup=workup,
+        causes=[
+            CauseOut(
+                category=c.category, label=labels[c.category], status=c.status.value, evidence=list(c.evidence)
+            )
+            for c in findings.causes
+        ],
+        causes_not_assessed=[
+            NotAssessedOut(category=n.category, label=labels[n.category], reason=n.reason)
+            for n in findings.not_assessed
+        ],
+        care_plan=care,
+        disagreements=_disagreements(workup, care, kb),
+        warnings=warnings,
+        unverified_items=unverified,
+        disclaimer=DISCLAIMER,
+    )

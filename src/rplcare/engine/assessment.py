@@ -1,0 +1,144 @@
+"""The `rplcare.assessment/1` output. Field names are a contract other tools rely on."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+ASSESSMENT_SCHEMA = "rplcare.assessment/1"
+
+DISCLAIMER = (
+    "rplcare supports, and does not replace, the judgement of a qualified clinician. It "
+    "summarises published guidance with citations; items marked UNVERIFIED were not confirmed "
+    "in the primary source. Decisions about tests and treatment belong to the clinician and "
+    "the couple."
+)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CitationOut(_Out):
+    ref: str
+    short: str
+    full: str
+    url: str | None
+    locator: str | None
+    note: str | None
+
+
+class HistoryOut(_Out):
+    pregnancies: int
+    losses_total: int
+    losses_clinical: int
+    losses_biochemical: int
+    losses_first_trimester: int
+    losses_second_trimester: int
+    live_births: int
+    stillbirths: int
+    ectopic: int
+    molar: int
+    terminations: int
+    consecutive_losses: int
+    losses_since_last_birth: int
+
+
+class DefinitionOut(_Out):
+    meets: bool
+    losses_counted: int
+    kind: Literal["primary", "secondary"] | None
+    evaluation: Literal["indicated", "discretionary", "not_indicated"]
+    reasons: list[str]
+    statement: str
+    citation: str
+    verification: str
+
+
+class WorkupOut(_Out):
+    id: str
+    test: str
+    test_label: str
+    guideline: str
+    recommendation: Literal["recommended", "consider", "not_recommended"]
+    published_recommendation: Literal["recommended", "consider", "not_recommended"]
+    strength: str
+    evidence_quality: str | None
+    statement: str
+    status: Literal["to_do", "done", "repeat", "not_indicated"]
+    due_date: date | None
+    note: str | None
+    citation: str
+    citation_detail: CitationOut
+    verification: Literal["verified", "secondary", "unverified"]
+
+
+class CauseOut(_Out):
+    category: str
+    label: str
+    status: Literal["confirmed", "possible", "excluded"]
+    evidence: list[str]
+
+
+class NotAssessedOut(_Out):
+    category: str
+    label: str
+    reason: str
+
+
+class CareOut(_Out):
+    id: str
+    intervention: str
+    intervention_label: str
+    guideline: str
+    recommendation: Literal["recommended", "consider", "not_recommended"]
+    strength: str
+    evidence_quality: str | None
+    statement: str
+    note: str | None
+    citation: str
+    citation_detail: CitationOut
+    verification: Literal["verified", "secondary", "unverified"]
+
+
+class Position(_Out):
+    guideline: str
+    recommendation: str
+    id: str
+
+
+class DisagreementOut(_Out):
+    topic: str
+    kind: Literal["test", "intervention"]
+    positions: list[Position]
+
+
+class PatientOut(_Out):
+    age: int
+    partner_age: int | None
+
+
+class Assessment(_Out):
+    schema_: Literal["rplcare.assessment/1"]
+    case_id: str | None
+    as_of: date
+    knowledge_version: str
+    rplcare_version: str
+    patient: PatientOut
+    history: HistoryOut
+    definitions: dict[str, DefinitionOut]
+    workup: list[WorkupOut]
+    causes: list[CauseOut]
+    causes_not_assessed: list[NotAssessedOut]
+    care_plan: list[CareOut]
+    disagreements: list[DisagreementOut]
+    warnings: list[str]
+    unverified_items: int
+    disclaimer: str
+
+    def to_json_dict(self) -> dict[str, object]:
+        data = self.model_dump(mode="json")
+        data = {"schema": data.pop("schema_"), **data}
+        return data

@@ -1,0 +1,63 @@
+"""The facts a knowledge item's condition is evaluated against (names: knowledge/facts.py)."""
+
+from __future__ import annotations
+
+from rplcare.domain.case import Case
+from rplcare.domain.history import History
+from rplcare.engine.conditions import Facts
+from rplcare.engine.definitions import Classification, Evaluation
+from rplcare.engine.evidence import Findings
+
+
+def overall_evaluation(classifications: dict[str, Classification]) -> Evaluation:
+    """For guidelines without an RPL definition of their own (NICE, Lancet, ATA, ...)."""
+    levels = {c.evaluation for c in classifications.values()}
+    for level in (Evaluation.INDICATED, Evaluation.DISCRETIONARY):
+        if level in levels:
+            return level
+    return Evaluation.NOT_INDICATED
+
+
+def base_facts(case: Case, history: History, findings: Findings) -> dict[str, object]:
+    cp = case.current_pregnancy
+    facts: dict[str, object] = {
+        "losses_total": history.losses_total,
+        "losses_clinical": history.losses_clinical,
+        "losses_biochemical": history.losses_biochemical,
+        "losses_first_trimester": history.losses_first_trimester,
+        "losses_second_trimester": history.losses_second_trimester,
+        "live_births": history.live_births,
+        "consecutive_losses": history.consecutive_losses,
+        "current.pregnant": cp is not None,
+        "current.bleeding": cp.bleeding if cp else None,
+        "current.heartbeat": cp.heartbeat_seen if cp else None,
+        # A seen heartbeat places the pregnancy in the uterus for NICE's purposes.
+        "current.intrauterine": (cp.intrauterine_confirmed or cp.heartbeat_seen) if cp else None,
+    }
+    facts.update(findings.facts)
+    return facts
+
+
+def guideline_facts(
+    base: dict[str, object],
+    guideline: str,
+    classifications: dict[str, Classification],
+    history: History,
+) -> Facts:
+    c = classifications.get(guideline)
+    facts = dict(base)
+    if c is None:
+        facts.update(
+            losses_counted=history.losses_total,
+            definition_met=None,
+            evaluation=overall_evaluation(classifications).value,
+            rpl_kind=None,
+        )
+    else:
+        facts.update(
+            losses_counted=c.losses_counted,
+            definition_met=c.meets,
+            evaluation=c.evaluation.value,
+            rpl_kind=c.kind,
+        )
+    return facts  # type: ignore[return-value]

@@ -1,0 +1,257 @@
+"""Interpret results into causes, each with an evidence trail that cites its source.
+
+The logic (which test, which combination) is here; every threshold and every cited sentence
+comes from findings.yaml. Statuses: confirmed, possible, excluded; categories without results
+are listed as not assessed rather than guessed.
+"""
+
+from __future__ import annotations
+
+from rplcare.domain.case import Case
+from rplcare.domain.history import History
+from rplcare.engine.aps import interpret_aps
+from rplcare.engine.evidence import (
+    Findings,
+    Status,
+    latest,
+    results,
+    shown,
+    statement,
+    threshold_text,
+)
+from rplcare.knowledge.loader import KnowledgeBase
+
+_CONGENITAL = {"septate", "bicorporeal", "unicornuate"}
+_ACQUIRED = {"submucous_fibroid", "endometrial_polyp", "intrauterine_adhesions"}
+_REARRANGEMENTS = {"balanced_translocation", "robertsonian_translocation", "inversion"}
+_THROMBOPHILIA_VARIANTS = ("factor_v_leiden", "prothrombin_g20210a")
+_THROMBOPHILIA_LEVELS = ("protein_s", "protein_c", "antithrombin")
+
+
+def _thyroid(case: Case, kb: KnowledgeBase, f: Findings) -> None:
+    tsh, ft4, tpo = latest(case, "tsh"), latest(case, "free_t4"), latest(case, "tpo_antibodies")
+    above: bool | None = None
+    if tsh is not None:
+        f.facts["thyroid.tsh_value"] = tsh.value
+        if tsh.result is not None:
+            above = tsh.result == "high"
+        elif tsh.value is not None:
+            above = kb.threshold("thyroid.tsh_upper_without_local_range").holds(tsh.value)
+    f.facts["thyroid.tsh_above_range"] = above
+
+    if tsh is None:
+        for cat in ("overt_hypothyroidism", "subclinical_hypothyroidism"):
+            f.skip(cat, "no TSH result")
+    else:
+        basis = [shown(tsh)]
+        if tsh.result is None:
+            basis.append(threshold_text(kb, "thyroid.tsh_upper_without_local_range"))
+        if not above:
+            if tsh.result == "low":
+                f.warnings.append(f"low TSH ({shown(tsh)}) is outside rplcare's scope: review")
+            for cat in ("overt_hypothyroidism", "subclinical_hypothyroidism"):
+                f.add(cat, Status.EXCLUDED, [*basis, "TSH not above the reference range"])
+        elif ft4 is None:
+            for cat in ("overt_hypothyroidism", "subclinical_hypothyroidism"):
+                f.add(cat, Status.POSSIBLE, [*basis, statement(kb, "thyroid.fT4_needed")])
+        else:
+            overt = ft4.result == "low"
+            sub = ft4.result == "normal"
+            basis.append(shown(ft4))
+            f.add(
+                "overt_hypothyroidism",
+                Status.CONFIRMED if overt else Status.EXCLUDED,
+                [*basis, statement(kb, "thyroid.overt_definition")],
+            )
+            f.add(
+                "subclinical_hypothyroidism",
+                Status.CONFIRMED if sub else Status.EXCLUDED,
+                [*basis, statement(kb, "thyroid.sch_definition"), statement(kb, "thyroid.sip70")],
+            )
+    if tpo is None:
+        f.skip("thyroid_autoimmunity", "no TPO antibody result")
+    elif tpo.result == "positive":
+        evidence = [shown(tpo), statement(kb, "thyroid.autoimmunity_association")]
+        if above is False:
+            evidence.append(statement(kb, "thyroid.lt4_trials"))
+        f.add("thyroid_autoimmunity", Status.CONFIRMED, evidence)
+    elif tpo.result == "negative":
+        f.add("thyroid_autoimmunity", Status.EXCLUDED, [shown(tpo)])
+    else:
+        f.skip("thyroid_autoimmunity", f"{shown(tpo)} without a positive/negative flag")
+
+
+def _uterus(case: Case, kb: KnowledgeBase, f: Findings) -> None:
+    img = latest(case, "uterine_imaging")
+    if img is None or img.result is None:
+        for cat in ("congenital_uterine_anomaly", "acquired_uterine_lesion"):
+            f.skip(cat, "no uterine imaging result")
+        return
+    seen = shown(img) + (f" by {img.method}" if img.method else "")
+    if img.result in _CONGENITAL:
+        f.add(
+            "congenital_uterine_anomaly",
+            Status.CONFIRMED,
+            [seen, statement(kb, "uterus.congenital_classes"), statement(kb, "uterus.prevalence")],
+        )
+    elif img.result == "arcuate":
+        f.add("congenital_uterine_anomaly", Status.EXCLUDED, [seen, statement(kb, "uterus.arcuate")])
+    else:
+        f.add("congenital_uterine_anomaly", Status.EXCLUDED, [seen])
+    if img.result in _ACQUIRED:
+        f.add("acquired_uterine_lesion", Status.CONFIRMED, [seen, statement(kb, "uterus.acquired")])
+    else:
+        f.add("acquired_uterine_lesion", Status.EXCLUDED, [seen])
+
+
+def _genetics(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> None:
+    poc = results(case, "poc_karyotype")
+    f.facts["result.poc_karyotype"] = poc[-1].result if poc else "none"
+    aneuploid = [t for t in poc if t.result == "aneuploid"]
+    if aneuploid:
+        f.add(
+            "embryonic_chromosomal_abnormality",
+            Status.CONFIRMED,
+            [shown(t) for t in aneuploid] + [statement(kb, "genetics.poc_yield")],
+        )
+    elif poc and all(t.result == "normal" for t in poc):
+        f.add("embryonic_chromosomal_abnormality", Status.EXCLUDED, [shown(t) for t in poc])
+
+    karyotypes = [t for c in ("karyotype_female", "karyotype_male") if (t := latest(case, c))]
+    unbalanced = [t for t in poc if t.result == "unbalanced_structural"]
+    abnormal = [t for t in karyotypes if t.result in _REARRANGEMENTS]
+    other = [t for t in karyotypes if t.result == "other_abnormal"]
+    evidence = [
+        shown(t) + (f" ({t.detail})" if t.detail else "") for t in [*abnormal, *other, *unbalanced]
+    ]
+    if abnormal:
+        f.add(
+            "parental_chromosomal_rearrangement",
+            Status.CONFIRMED,
+            [*evidence, statement(kb, "genetics.rearrangement_probability")],
+        )
+    elif other or (unbalanced and len(karyotypes) < 2):
+        if unbalanced:
+            evidence.append(statement(kb, "genetics.poc_unbalanced_triggers_parental"))
+        f.add("parental_chromosomal_rearrangement", Status.POSSIBLE, evidence)
+    elif len(karyotypes) == 2:
+        f.add("parental_chromosomal_rearrangement", Status.EXCLUDED, [shown(t) for t in karyotypes])
+    else:
+        missing = "no parental karyotypes" if not karyotypes else "only one partner karyotyped"
+        f.skip("parental_chromosomal_rearrangement", missing)
+
+
+def _thrombophilia(case: Case, kb: KnowledgeBase, f: Findings) -> None:
+    variants = [t for c in _THROMBOPHILIA_VARIANTS if (t := latest(case, c))]
+    levels = [t for c in _THROMBOPHILIA_LEVELS if (t := latest(case, c))]
+    if not variants and not levels:
+        f.skip("hereditary_thrombophilia", "not tested (not routinely recommended)")
+        return
+    carriers = [t for t in variants if t.result in {"heterozygous", "homozygous", "positive"}]
+    low = [t for t in levels if t.result == "low"]
+    note = statement(kb, "thrombophilia.weak_association")
+    if carriers:
+        f.add("hereditary_thrombophilia", Status.CONFIRMED, [*map(shown, carriers + low), note])
+    elif low:
+        f.add(
+            "hereditary_thrombophilia",
+            Status.POSSIBLE,
+            [*map(shown, low), "a single low level; an inherited deficiency is not confirmed", note],
+        )
+    else:
+        f.add("hereditary_thrombophilia", Status.EXCLUDED, [*map(shown, variants + levels)])
+
+
+def _flagged(case: Case, kb: KnowledgeBase, f: Findings, code: str, category: str) -> None:
+    """Prolactin and HbA1c: no cited threshold, so only the laboratory's own flag is used."""
+    t = latest(case, code)
+    if t is None:
+        f.skip(category, f"no {code} result")
+    elif t.result == "high":
+        f.add(category, Status.POSSIBLE, [shown(t), statement(kb, "endocrine.no_threshold")])
+    elif t.result in {"normal", "low"}:
+        f.add(category, Status.EXCLUDED, [shown(t)])
+    else:
+        f.skip(category, f"{shown(t)} has no laboratory flag; {kb.statement('endocrine.no_threshold').text}")
+
+
+def _lifestyle(case: Case, kb: KnowledgeBase, f: Findings) -> None:
+    life = case.lifestyle
+    checks: list[tuple[str, bool | None, str]] = []
+    if life is not None:
+        if life.smoker is not None:
+            checks.append(("lifestyle.smoking", life.smoker, "smoker"))
+        if life.bmi is not None:
+            low = kb.threshold("lifestyle.bmi_low").holds(life.bmi)
+            high = kb.threshold("lifestyle.bmi_high").holds(life.bmi)
+            key = "lifestyle.bmi_low" if low else "lifestyle.bmi_high"
+            checks.append(("lifestyle.bmi_outside_range", low or high, f"BMI {life.bmi:g}|{key}"))
+        if life.alcohol_units_per_week is not None:
+            above = kb.threshold("lifestyle.alcohol_units_per_week").holds(life.alcohol_units_per_week)
+            text = f"alcohol {life.alcohol_units_per_week:g} units/week|lifestyle.alcohol_units_per_week"
+            checks.append(("lifestyle.alcohol_above", above, text))
+        if life.caffeine_mg_per_day is not None:
+            above = kb.threshold("lifestyle.caffeine_mg_per_day").holds(life.caffeine_mg_per_day)
+            text = f"caffeine {life.caffeine_mg_per_day:g} mg/day|lifestyle.caffeine_mg_per_day"
+            checks.append(("lifestyle.caffeine_above", above, text))
+    for fact, value, _ in checks:
+        f.facts[fact] = value
+    if not checks:
+        f.skip("lifestyle_risk", "no lifestyle information")
+        return
+    risks = []
+    for _, value, text in checks:
+        label, _, key = text.partition("|")
+        if value:
+            risks.append(f"{label}: {threshold_text(kb, key)}" if key else label)
+    if risks:
+        f.add("lifestyle_risk", Status.CONFIRMED, [*risks, statement(kb, "lifestyle.risk_factors")])
+    else:
+        f.add("lifestyle_risk", Status.EXCLUDED, ["recorded lifestyle factors are within cited limits"])
+
+
+def _unexplained(case: Case, kb: KnowledgeBase, f: Findings) -> None:
+    rule = kb.unexplained
+    found = [
+        c for c in f.causes if c.category in rule.excluded_by and c.status is not Status.EXCLUDED
+    ]
+    if found:
+        names = ", ".join(f"{c.category} ({c.status.value})" for c in found)
+        f.add("unexplained", Status.EXCLUDED, [f"a cause was found: {names}"])
+        return
+    missing = [" or ".join(group) for group in rule.requires_tests if not any(results(case, c) for c in group)]
+    essential = statement(kb, "unexplained.essential_workup")
+    if missing:
+        f.add(
+            "unexplained",
+            Status.POSSIBLE,
+            [f"no cause found so far, but the work-up is incomplete: {', '.join(missing)} missing", essential],
+        )
+    else:
+        f.add(
+            "unexplained",
+            Status.CONFIRMED,
+            ["essential work-up complete and no cause found", essential, statement(kb, "unexplained.share")],
+        )
+
+
+def interpret(case: Case, history: History, kb: KnowledgeBase, evaluated: bool) -> Findings:
+    """All causes for a case. `evaluated`: whether any guideline's evaluation applies, which
+    decides whether 'unexplained' is a meaningful label."""
+    f = Findings()
+    interpret_aps(case, history, kb, f)
+    _thyroid(case, kb, f)
+    _uterus(case, kb, f)
+    _genetics(case, history, kb, f)
+    _thrombophilia(case, kb, f)
+    _flagged(case, kb, f, "prolactin", "hyperprolactinaemia")
+    _flagged(case, kb, f, "hba1c", "diabetes")
+    _lifestyle(case, kb, f)
+    if evaluated:
+        _unexplained(case, kb, f)
+    for category in kb.vocabulary.causes:
+        f.facts[f"cause.{category}"] = (s.value if (s := f.status_of(category)) else "none")
+    for code in kb.vocabulary.tests:
+        t = latest(case, code)
+        f.facts.setdefault(f"result.{code}", t.result if t and t.result else ("none" if t is None else None))
+    return f
