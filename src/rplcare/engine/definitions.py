@@ -33,7 +33,9 @@ _KIND_LABEL = {
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}{'es' if word.endswith('s') else 's'}"
 
 
 def classify(history: History, rule: DefinitionRule, conventions: HistoryConventions) -> Classification:

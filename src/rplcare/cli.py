@@ -1,0 +1,167 @@
+"""Command line: `rplcare assess|validate|knowledge`. An adapter: parse, call, print.
+
+Exit codes: 0 success, 2 invalid input (one paragraph on stderr, never a traceback),
+3 knowledge base invalid, 1 unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rplcare.engine.assess import assess
+from rplcare.errors import CaseValidationError, InputError, KnowledgeError, RplcareError
+from rplcare.io import load_case
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.report.text import render
+
+app = typer.Typer(
+    help="Decision support for recurrent pregnancy loss. Supports, never replaces, a clinician.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+knowledge_app = typer.Typer(help="Show and check the cited knowledge base.", no_args_is_help=True)
+app.add_typer(knowledge_app, name="knowledge")
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _out() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 140, soft_wrap=False)
+
+
+def _fail(exc: RplcareError) -> typer.Exit:
+    err = Console(stderr=True, highlight=False, width=100)
+    if isinstance(exc, CaseValidationError):
+        where = f"{exc.source}: " if exc.source else ""
+        count = len(exc.problems)
+        err.print(
+            f"error: {where}invalid case ({count} problem{'s' if count != 1 else ''}): "
+            + "; ".join(exc.problems),
+            markup=False,
+        )
+        return typer.Exit(2)
+    if isinstance(exc, KnowledgeError):
+        err.print("error: the knowledge base is invalid: " + "; ".join(exc.problems), markup=False)
+        return typer.Exit(3)
+    err.print(f"error: {exc}", markup=False)
+    return typer.Exit(2 if isinstance(exc, InputError) else 1)
+
+
+CaseArg = Annotated[Path, typer.Argument(help="Case file (rplcare.case/1, JSON or YAML)")]
+
+
+@app.command("assess")
+def assess_command(
+    case_file: CaseArg,
+    format: Annotated[Format, typer.Option("--format", "-f", help="text or json")] = Format.text,
+    guideline: Annotated[
+        str | None, typer.Option("--guideline", "-g", help="Only this guideline's work-up and care")
+    ] = None,
+) -> None:
+    """Classify, plan the work-up, interpret results and propose a cited care plan."""
+    try:
+        kb = load_knowledge()
+        if guideline is not None and guideline not in kb.guidelines:
+            raise InputError(
+                f"unknown guideline {guideline!r}; known: {', '.join(kb.guidelines)}"
+            )
+        assessment = assess(load_case(case_file, kb), kb, guideline)
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if format is Format.json:
+        typer.echo(json.dumps(assessment.to_json_dict(), indent=2, ensure_ascii=False))
+    else:
+        render(assessment, _out())
+
+
+@app.command("validate")
+def validate_command(case_file: CaseArg) -> None:
+    """Check a case file against rplcare.case/1 and report every problem."""
+    try:
+        case = load_case(case_file)
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    typer.echo(
+        f"{case_file}: valid rplcare.case/1 ({len(case.pregnancies)} pregnancies, "
+        f"{len(case.tests)} tests, as of {case.as_of})"
+    )
+
+
+@knowledge_app.command("list")
+def knowledge_list(
+    guideline: Annotated[str | None, typer.Option("--guideline", "-g")] = None,
+    verification: Annotated[
+        str | None, typer.Option("--verification", help="verified, secondary or unverified")
+    ] = None,
+) -> None:
+    """List every investigation and treatment item with its position, strength and source."""
+    try:
+        kb = load_knowledge()
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"rplcare knowledge base {kb.version}", expand=True)
+    for col in ("Id", "Kind", "Topic", "Position", "Strength", "Source", "Verification"):
+        table.add_column(col)
+    items = [("test", i, i.test) for i in kb.investigations]
+    items += [("treatment", t, t.intervention) for t in kb.treatments]
+    shown = 0
+    for kind, item, topic in items:
+        if guideline not in (None, item.guideline):
+            continue
+        if verification not in (None, item.verification.value):
+            continue
+        shown += 1
+        table.add_row(
+            item.id,
+            kind,
+            topic,
+            item.recommendation.value,
+            item.strength,
+            kb.cite(item.citation),
+            "UNVERIFIED" if item.verification.value == "unverified" else item.verification.value,
+        )
+    _out().print(table)
+    typer.echo(f"{shown} items")
+
+
+@knowledge_app.command("check")
+def knowledge_check() -> None:
+    """Validate every knowledge file against its schema and cross-file invariants."""
+    try:
+        kb = load_knowledge()
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    items = [*kb.investigations, *kb.treatments]
+    counts = {v: sum(i.verification.value == v for i in items) for v in ("verified", "secondary", "unverified")}
+    typer.echo(
+        f"knowledge base {kb.version}: OK - {len(kb.investigations)} investigations, "
+        f"{len(kb.treatments)} treatments, {len(kb.references)} references, "
+        f"{len(kb.thresholds)} thresholds; verified {counts['verified']}, "
+        f"secondary {counts['secondary']}, unverified {counts['unverified']}"
+    )
+
+
+def main() -> None:
+    """Entry point: no traceback ever reaches the user."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so briefly, exit 1
+        Console(stderr=True).print(
+            f"internal error ({type(exc).__name__}): {exc}. Please report this with the input.",
+            markup=False,
+        )
+        sys.exit(1)

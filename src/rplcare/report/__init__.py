@@ -1,0 +1,1 @@
+"""Human-readable renderings of an assessment (adapters: no clinical logic here)."""

@@ -1,0 +1,114 @@
+"""Render an assessment for the terminal with Rich. Translation only: no clinical logic."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from rplcare.engine.assessment import Assessment
+
+_REC_STYLE = {"recommended": "green", "consider": "yellow", "not_recommended": "red"}
+_STATUS_STYLE = {"to_do": "bold", "done": "dim", "repeat": "bold magenta", "not_indicated": "dim"}
+_CAUSE_STYLE = {"confirmed": "bold red", "possible": "yellow", "excluded": "dim"}
+
+
+def _verification(v: str) -> Text:
+    if v == "unverified":
+        return Text("UNVERIFIED", style="bold white on red")
+    return Text(v, style="green" if v == "verified" else "cyan")
+
+
+def _definitions(a: Assessment) -> Table:
+    t = Table(title="RPL definitions, side by side", show_lines=True, expand=True)
+    t.add_column("Guideline", no_wrap=True)
+    t.add_column("Meets", no_wrap=True)
+    t.add_column("Counted")
+    t.add_column("Kind")
+    t.add_column("Reasons", ratio=1)
+    for gid, d in a.definitions.items():
+        meets = Text("yes", style="bold green") if d.meets else Text("no", style="bold red")
+        if d.evaluation == "discretionary":
+            meets.append(" (evaluation at discretion)", style="yellow")
+        t.add_row(gid, meets, str(d.losses_counted), d.kind or "-", "\n".join(d.reasons))
+    return t
+
+
+def _workup(a: Assessment) -> list[Table]:
+    tables = []
+    for guideline, rows in groupby(a.workup, key=lambda w: w.guideline):
+        t = Table(title=f"Work-up: {guideline}", expand=True)
+        for col in ("Test", "Position", "Strength", "Status", "Source"):
+            t.add_column(col)
+        for w in rows:
+            status = Text(w.status.replace("_", " "), style=_STATUS_STYLE[w.status])
+            if w.due_date:
+                status.append(f" from {w.due_date}")
+            source = Text(f"{w.citation} ")
+            source.append_text(_verification(w.verification))
+            position = Text(w.recommendation.replace("_", " "), style=_REC_STYLE[w.recommendation])
+            if w.note:
+                position.append(f"\n{w.note}", style="italic")
+            t.add_row(w.test_label, position, w.strength, status, source)
+        tables.append(t)
+    return tables
+
+
+def _causes(a: Assessment) -> Table:
+    t = Table(title="Causes and evidence", show_lines=True, expand=True)
+    t.add_column("Cause", no_wrap=True)
+    t.add_column("Status", no_wrap=True)
+    t.add_column("Evidence", ratio=1)
+    for c in a.causes:
+        t.add_row(c.label, Text(c.status, style=_CAUSE_STYLE[c.status]), "\n".join(c.evidence))
+    for n in a.causes_not_assessed:
+        t.add_row(n.label, Text("not assessed", style="dim"), n.reason)
+    return t
+
+
+def _care(a: Assessment) -> Table:
+    t = Table(title="Care plan", show_lines=True, expand=True)
+    for col in ("Intervention", "Guideline", "Position", "What it says", "Source"):
+        t.add_column(col)
+    for c in a.care_plan:
+        source = Text(f"{c.citation} ({c.strength}) ")
+        source.append_text(_verification(c.verification))
+        t.add_row(
+            c.intervention_label,
+            c.guideline,
+            Text(c.recommendation.replace("_", " "), style=_REC_STYLE[c.recommendation]),
+            c.statement,
+            source,
+        )
+    return t
+
+
+def render(a: Assessment, console: Console) -> None:
+    h = a.history
+    head = Text(f"rplcare assessment  {a.case_id or ''}\n", style="bold")
+    head.append(
+        f"as of {a.as_of} · age {a.patient.age} · knowledge base {a.knowledge_version}\n"
+        f"{h.pregnancies} pregnancies: {h.losses_total} losses ({h.losses_first_trimester} "
+        f"first-trimester, {h.losses_second_trimester} second-trimester, {h.losses_biochemical} "
+        f"biochemical), {h.live_births} live births, {h.consecutive_losses} consecutive losses "
+        f"up to now, {h.losses_since_last_birth} since the last birth"
+    )
+    console.print(Panel(head))
+    console.print(_definitions(a))
+    for table in _workup(a):
+        console.print(table)
+    console.print(_causes(a))
+    console.print(_care(a))
+    if a.disagreements:
+        lines = [
+            f"{d.topic}: "
+            + "; ".join(f"{p.guideline} {p.recommendation.replace('_', ' ')}" for p in d.positions)
+            for d in a.disagreements
+        ]
+        console.print(Panel("\n".join(lines), title="Where the guidelines disagree"))
+    for w in a.warnings:
+        console.print(Text(f"! {w}", style="bold yellow"))
+    console.print(Panel(Group(Text(a.disclaimer)), title="Please note", style="italic"))
