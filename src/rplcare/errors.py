@@ -12,7 +12,7 @@ class InputError(RplcareError):
 
 
 class CaseValidationError(InputError):
-    """A case file failed validation. Carries one message per problem, each naming its field path."""
+    """A case file failed validation: one message per problem, each naming its field path."""
 
     def __init__(self, problems: list[str], source: str | None = None) -> None:
         self.problems = problems

@@ -134,7 +134,11 @@ def loss_kind(p: Pregnancy, second_trimester: Threshold) -> LossKind | None:
 def derive_history(case: Case, conventions: HistoryConventions) -> History:
     boundary = conventions.second_trimester_from_weeks
     order = sorted(range(len(case.pregnancies)), key=lambda i: case.pregnancies[i].end_date)
-    return History(tuple(Event(i, case.pregnancies[i], loss_kind(case.pregnancies[i], boundary)) for i in order))
+    return History(
+        tuple(
+            Event(i, case.pregnancies[i], loss_kind(case.pregnancies[i], boundary)) for i in order
+        )
+    )
 
 
 def age_at(case: Case) -> int:

@@ -32,7 +32,9 @@ def _criterion_positive(t: TestResult, kb: KnowledgeBase) -> bool:
     return False
 
 
-def _laboratory(case: Case, kb: KnowledgeBase, f: Findings) -> tuple[bool, bool, list[str], date | None]:
+def _laboratory(
+    case: Case, kb: KnowledgeBase, f: Findings
+) -> tuple[bool, bool, list[str], date | None]:
     """Returns (persistent, any positive pending repeat, evidence, first positive date)."""
     gap = timedelta(days=kb.threshold("aps.persistence_weeks").value * DAYS_PER_WEEK)
     persistent = pending = False
@@ -75,7 +77,9 @@ def _clinical(history: History, kb: KnowledgeBase) -> tuple[list[Event], list[st
     fetal = [
         e
         for e in history.events
-        if (e.pregnancy.outcome is Outcome.MISCARRIAGE and late.holds(e.pregnancy.gestational_weeks))
+        if (
+            e.pregnancy.outcome is Outcome.MISCARRIAGE and late.holds(e.pregnancy.gestational_weeks)
+        )
         or e.pregnancy.outcome is Outcome.STILLBIRTH
     ]
     if fetal:
@@ -85,9 +89,7 @@ def _clinical(history: History, kb: KnowledgeBase) -> tuple[list[Event], list[st
             f"{', '.join(e.describe() for e in fetal)}; fetal morphology and other explanations "
             f"are not recorded {threshold_text(kb, 'aps.fetal_death_from_weeks')}"
         )
-    early_losses = {
-        e.index for e in history.losses() if early.holds(e.pregnancy.gestational_weeks)
-    }
+    early_losses = {e.index for e in history.losses() if early.holds(e.pregnancy.gestational_weeks)}
     run = history.longest_consecutive_run(early_losses)
     if needed.holds(len(run)):
         events += run

@@ -80,7 +80,7 @@ def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
         strength=i.strength,
         evidence_quality=i.evidence_quality,
         statement=i.statement,
-        status=e.status,  # type: ignore[arg-type]
+        status=e.status,
         due_date=e.due_date,
         note=e.note,
         citation=kb.cite(i.citation),
@@ -125,7 +125,7 @@ def _disagreements(
                 if kind == "test"
                 else kb.vocabulary.interventions[topic]
             )
-            out.append(DisagreementOut(topic=label, kind=kind, positions=positions))  # type: ignore[arg-type]
+            out.append(DisagreementOut(topic=label, kind=kind, positions=positions))
     return out
 
 
@@ -158,7 +158,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
         gid: DefinitionOut(
             meets=c.meets,
             losses_counted=c.losses_counted,
-            kind=c.kind,  # type: ignore[arg-type]
+            kind=c.kind,
             evaluation=c.evaluation.value,
             reasons=list(c.reasons),
             statement=kb.definitions[gid].statement,
@@ -168,8 +168,8 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
         for gid, c in classifications.items()
     }
     labels = kb.vocabulary.causes
-    unverified = sum(
-        r.verification == Verification.UNVERIFIED.value for r in [*workup, *care]
+    unverified = sum(w.verification == Verification.UNVERIFIED.value for w in workup) + sum(
+        c.verification == Verification.UNVERIFIED.value for c in care
     )
     warnings = list(findings.warnings)
     if unverified:
@@ -189,7 +189,10 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
         workup=workup,
         causes=[
             CauseOut(
-                category=c.category, label=labels[c.category], status=c.status.value, evidence=list(c.evidence)
+                category=c.category,
+                label=labels[c.category],
+                status=c.status.value,
+                evidence=list(c.evidence),
             )
             for c in findings.causes
         ],

@@ -38,7 +38,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'es' if word.endswith('s') else 's'}"
 
 
-def classify(history: History, rule: DefinitionRule, conventions: HistoryConventions) -> Classification:
+def classify(
+    history: History, rule: DefinitionRule, conventions: HistoryConventions
+) -> Classification:
     counted_kinds = {LossKind(k) for k in rule.counted_kinds}
     counted: list[Event] = history.losses(*counted_kinds)
     reasons: list[str] = []
@@ -50,7 +52,9 @@ def classify(history: History, rule: DefinitionRule, conventions: HistoryConvent
             reasons.append(f"counted: {e.describe()} as a second-trimester miscarriage")
             counted.append(e)
         elif e.loss_kind is not None:
-            why = rule.not_counted_reasons.get(e.loss_kind.value, "not a loss this definition counts")
+            why = rule.not_counted_reasons.get(
+                e.loss_kind.value, "not a loss this definition counts"
+            )
             reasons.append(f"not counted: {e.describe()}: {why}")
         elif not e.is_birth:
             why = rule.not_counted_reasons.get(outcome, "not a spontaneous pregnancy loss")
@@ -72,7 +76,8 @@ def classify(history: History, rule: DefinitionRule, conventions: HistoryConvent
         )
     else:
         reasons.append(
-            f"does not meet: {_plural(main_count, 'counted loss')}, at least {rule.min_losses} required"
+            f"does not meet: {_plural(main_count, 'counted loss')}, "
+            f"at least {rule.min_losses} required"
         )
     if not rule.consecutive_required and meets:
         reasons.append("losses need not be consecutive")

@@ -95,7 +95,9 @@ def _uterus(case: Case, kb: KnowledgeBase, f: Findings) -> None:
             [seen, statement(kb, "uterus.congenital_classes"), statement(kb, "uterus.prevalence")],
         )
     elif img.result == "arcuate":
-        f.add("congenital_uterine_anomaly", Status.EXCLUDED, [seen, statement(kb, "uterus.arcuate")])
+        f.add(
+            "congenital_uterine_anomaly", Status.EXCLUDED, [seen, statement(kb, "uterus.arcuate")]
+        )
     else:
         f.add("congenital_uterine_anomaly", Status.EXCLUDED, [seen])
     if img.result in _ACQUIRED:
@@ -156,7 +158,11 @@ def _thrombophilia(case: Case, kb: KnowledgeBase, f: Findings) -> None:
         f.add(
             "hereditary_thrombophilia",
             Status.POSSIBLE,
-            [*map(shown, low), "a single low level; an inherited deficiency is not confirmed", note],
+            [
+                *map(shown, low),
+                "a single low level; an inherited deficiency is not confirmed",
+                note,
+            ],
         )
     else:
         f.add("hereditary_thrombophilia", Status.EXCLUDED, [*map(shown, variants + levels)])
@@ -172,42 +178,56 @@ def _flagged(case: Case, kb: KnowledgeBase, f: Findings, code: str, category: st
     elif t.result in {"normal", "low"}:
         f.add(category, Status.EXCLUDED, [shown(t)])
     else:
-        f.skip(category, f"{shown(t)} has no laboratory flag; {kb.statement('endocrine.no_threshold').text}")
+        f.skip(
+            category,
+            f"{shown(t)} has no laboratory flag; {kb.statement('endocrine.no_threshold').text}",
+        )
 
 
 def _lifestyle(case: Case, kb: KnowledgeBase, f: Findings) -> None:
     life = case.lifestyle
-    checks: list[tuple[str, bool | None, str]] = []
+    # (fact name, flagged?, what was recorded, threshold behind the flag)
+    checks: list[tuple[str, bool, str, str | None]] = []
     if life is not None:
         if life.smoker is not None:
-            checks.append(("lifestyle.smoking", life.smoker, "smoker"))
+            checks.append(("lifestyle.smoking", life.smoker, "smoker", None))
         if life.bmi is not None:
             low = kb.threshold("lifestyle.bmi_low").holds(life.bmi)
             high = kb.threshold("lifestyle.bmi_high").holds(life.bmi)
             key = "lifestyle.bmi_low" if low else "lifestyle.bmi_high"
-            checks.append(("lifestyle.bmi_outside_range", low or high, f"BMI {life.bmi:g}|{key}"))
-        if life.alcohol_units_per_week is not None:
-            above = kb.threshold("lifestyle.alcohol_units_per_week").holds(life.alcohol_units_per_week)
-            text = f"alcohol {life.alcohol_units_per_week:g} units/week|lifestyle.alcohol_units_per_week"
-            checks.append(("lifestyle.alcohol_above", above, text))
-        if life.caffeine_mg_per_day is not None:
-            above = kb.threshold("lifestyle.caffeine_mg_per_day").holds(life.caffeine_mg_per_day)
-            text = f"caffeine {life.caffeine_mg_per_day:g} mg/day|lifestyle.caffeine_mg_per_day"
-            checks.append(("lifestyle.caffeine_above", above, text))
-    for fact, value, _ in checks:
-        f.facts[fact] = value
+            checks.append(("lifestyle.bmi_outside_range", low or high, f"BMI {life.bmi:g}", key))
+        for fact, value, unit, key in (
+            (
+                "lifestyle.alcohol_above",
+                life.alcohol_units_per_week,
+                "units/week of alcohol",
+                "lifestyle.alcohol_units_per_week",
+            ),
+            (
+                "lifestyle.caffeine_above",
+                life.caffeine_mg_per_day,
+                "mg/day of caffeine",
+                "lifestyle.caffeine_mg_per_day",
+            ),
+        ):
+            if value is not None:
+                checks.append((fact, kb.threshold(key).holds(value), f"{value:g} {unit}", key))
     if not checks:
         f.skip("lifestyle_risk", "no lifestyle information")
         return
     risks = []
-    for _, value, text in checks:
-        label, _, key = text.partition("|")
-        if value:
-            risks.append(f"{label}: {threshold_text(kb, key)}" if key else label)
+    for fact, flagged, label, basis in checks:
+        f.facts[fact] = flagged
+        if flagged:
+            risks.append(f"{label}: {threshold_text(kb, basis)}" if basis else label)
     if risks:
         f.add("lifestyle_risk", Status.CONFIRMED, [*risks, statement(kb, "lifestyle.risk_factors")])
     else:
-        f.add("lifestyle_risk", Status.EXCLUDED, ["recorded lifestyle factors are within cited limits"])
+        f.add(
+            "lifestyle_risk",
+            Status.EXCLUDED,
+            ["recorded lifestyle factors are within cited limits"],
+        )
 
 
 def _unexplained(case: Case, kb: KnowledgeBase, f: Findings) -> None:
@@ -219,19 +239,31 @@ def _unexplained(case: Case, kb: KnowledgeBase, f: Findings) -> None:
         names = ", ".join(f"{c.category} ({c.status.value})" for c in found)
         f.add("unexplained", Status.EXCLUDED, [f"a cause was found: {names}"])
         return
-    missing = [" or ".join(group) for group in rule.requires_tests if not any(results(case, c) for c in group)]
+    missing = [
+        " or ".join(group)
+        for group in rule.requires_tests
+        if not any(results(case, c) for c in group)
+    ]
     essential = statement(kb, "unexplained.essential_workup")
     if missing:
         f.add(
             "unexplained",
             Status.POSSIBLE,
-            [f"no cause found so far, but the work-up is incomplete: {', '.join(missing)} missing", essential],
+            [
+                "no cause found so far, but the work-up is incomplete: "
+                f"{', '.join(missing)} missing",
+                essential,
+            ],
         )
     else:
         f.add(
             "unexplained",
             Status.CONFIRMED,
-            ["essential work-up complete and no cause found", essential, statement(kb, "unexplained.share")],
+            [
+                "essential work-up complete and no cause found",
+                essential,
+                statement(kb, "unexplained.share"),
+            ],
         )
 
 
@@ -250,8 +282,10 @@ def interpret(case: Case, history: History, kb: KnowledgeBase, evaluated: bool) 
     if evaluated:
         _unexplained(case, kb, f)
     for category in kb.vocabulary.causes:
-        f.facts[f"cause.{category}"] = (s.value if (s := f.status_of(category)) else "none")
+        f.facts[f"cause.{category}"] = s.value if (s := f.status_of(category)) else "none"
     for code in kb.vocabulary.tests:
         t = latest(case, code)
-        f.facts.setdefault(f"result.{code}", t.result if t and t.result else ("none" if t is None else None))
+        f.facts.setdefault(
+            f"result.{code}", t.result if t and t.result else ("none" if t is None else None)
+        )
     return f

@@ -13,7 +13,7 @@ from rplcare.engine.definitions import Evaluation
 from rplcare.engine.evidence import Findings, results
 from rplcare.knowledge.schema import Investigation, Item, Recommendation, Treatment
 
-I = TypeVar("I", bound=Item)
+ItemT = TypeVar("ItemT", bound=Item)
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class CareEntry:
     item: Treatment
 
 
-def applicable(items: Iterable[I], facts_for: Callable[[str], Facts]) -> list[I]:
+def applicable(items: Iterable[ItemT], facts_for: Callable[[str], Facts]) -> list[ItemT]:
     return [i for i in items if evaluate(i.when, facts_for(i.guideline))]
 
 

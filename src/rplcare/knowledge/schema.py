@@ -102,7 +102,8 @@ class Predicate(_Frozen):
 
     @model_validator(mode="after")
     def _exactly_one_operator(self) -> Predicate:
-        ops = [k for k in ("eq", "ne", "ge", "gt", "le", "lt", "in_") if getattr(self, k) is not None]
+        names = ("eq", "ne", "ge", "gt", "le", "lt", "in_")
+        ops = [k for k in names if getattr(self, k) is not None]
         if len(ops) != 1:
             raise ValueError(f"predicate on {self.fact!r} needs exactly one operator, got {ops}")
         return self
@@ -156,15 +157,16 @@ class Treatment(Item):
     intervention: str
 
 
+LossKindName = Literal["biochemical", "clinical_first_trimester", "second_trimester"]
+
+
 class DefinitionRule(Cited):
     guideline: str
     min_losses: int = Field(ge=1)
-    counted_kinds: list[Literal["biochemical", "clinical_first_trimester", "second_trimester"]]
+    counted_kinds: list[LossKindName]
     single_second_trimester_loss_meets: bool = False
     discretion_min_losses: int | None = None
-    discretion_kinds: list[Literal["biochemical", "clinical_first_trimester", "second_trimester"]] = (
-        Field(default_factory=list)
-    )
+    discretion_kinds: list[LossKindName] = Field(default_factory=list)
     consecutive_required: bool
     statement: str
     not_counted_reasons: dict[str, str] = Field(default_factory=dict)
