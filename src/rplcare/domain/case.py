@@ -7,11 +7,12 @@ the knowledge base (test codes, result vocabularies, gestational limits) or `as_
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 CASE_SCHEMA = "rplcare.case/1"
 
@@ -36,10 +37,25 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    """Dates are YYYY-MM-DD strings (or YAML dates). Pydantic alone would read a number, or a
+    string of digits such as "0", as a Unix timestamp and accept it as 1970-01-01."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("expected a date as YYYY-MM-DD")
+
+
+Day = Annotated[date, BeforeValidator(_iso_date)]
+
 
 class Person(_Strict):
     age: Count | None = None
-    birth_date: date | None = None
+    birth_date: Day | None = None
 
     @model_validator(mode="after")
     def _age_or_birth_date(self) -> Person:
@@ -58,7 +74,7 @@ class Patient(Person):
 
 class Pregnancy(_Strict):
     outcome: Outcome
-    end_date: date
+    end_date: Day
     gestational_weeks: NonNegative
     heartbeat_seen: Flag | None = None
     partner: Literal["current", "previous"] | None = None
@@ -70,7 +86,7 @@ class TestResult(_Strict):
     __test__ = False
 
     code: Annotated[str, Field(min_length=1)]
-    date: date
+    date: Day
     result: Annotated[str, Field(min_length=1)] | None = None
     value: Annotated[float, Field(allow_inf_nan=False, strict=True)] | None = None
     unit: str | None = None
@@ -105,7 +121,7 @@ class CurrentPregnancy(_Strict):
 
 class Case(_Strict):
     schema_: Literal["rplcare.case/1"] = Field(alias="schema")
-    as_of: date
+    as_of: Day
     id: str | None = None
     patient: Patient
     partner: Person | None = None

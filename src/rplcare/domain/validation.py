@@ -7,6 +7,7 @@ knowledge base's vocabulary and plausibility limits. Messages read like
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -20,6 +21,12 @@ from rplcare.knowledge.loader import KnowledgeBase
 _LOSSES_BEFORE_VIABILITY = {Outcome.MISCARRIAGE, Outcome.ANEMBRYONIC, Outcome.BIOCHEMICAL}
 
 
+def _key(name: str) -> str:
+    """A field name as the user wrote it: bare if it is an identifier, else quoted, so that odd
+    keys (empty, with dots, brackets or line breaks) stay readable and unambiguous."""
+    return name if name.isidentifier() and name.isascii() else json.dumps(name)
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     out = ""
     for part in loc:
@@ -28,7 +35,7 @@ def field_path(loc: Sequence[int | str]) -> str:
         elif part in {"function-after", "function-before"} or "[" in str(part):
             continue  # pydantic's internal validator frames
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + _key(part)
     return out or "(case)"
 
 
@@ -36,20 +43,38 @@ def _pydantic_problems(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors(include_url=False):
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (not part of rplcare.case/1)"
-        problems.append(f"{field_path(err['loc'])}: {msg}")
+        loc = err["loc"]
+        if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            # The last part is the user's own key: keep it even if it looks like a frame name.
+            where = field_path(loc[:-1]).removeprefix("(case)")
+            key = _key(loc[-1])
+            problems.append(
+                f"{where}{'.' if where else ''}{key}: unknown field (not part of rplcare.case/1)"
+            )
+        elif err["type"] == "invalid_key" and loc:
+            problems.append(f"{field_path(loc[:-1])}: field name {loc[-1]} is not a string")
+        else:
+            problems.append(f"{field_path(loc)}: {msg}")
     return problems
+
+
+def _num(n: int) -> str:
+    """An integer for a message; Python refuses to print integers of more than 4300 digits."""
+    return str(n) if n < 10**15 else "an absurdly large number"
 
 
 def parse_case(raw: Any, kb: KnowledgeBase, source: str | None = None) -> Case:
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "nothing"
         raise CaseValidationError([f"(case): expected an object with fields, got {kind}"], source)
+    # `populate_by_name` would also accept the Python name `schema_`; the file format does not.
+    typo = ["schema_: unknown field (not part of rplcare.case/1)"] if "schema_" in raw else []
     try:
-        case = Case.model_validate(raw)
+        case = Case.model_validate({k: v for k, v in raw.items() if k != "schema_"})
     except ValidationError as exc:
-        raise CaseValidationError(_pydantic_problems(exc), source) from None
+        raise CaseValidationError(typo + _pydantic_problems(exc), source) from None
+    if typo:
+        raise CaseValidationError(typo, source)
     problems = semantic_problems(case, kb)
     if problems:
         raise CaseValidationError(problems, source)
@@ -65,7 +90,7 @@ def _age_problems(where: str, person: Person, as_of: date, kb: KnowledgeBase) ->
         if years > limit:
             return [f"{where}.birth_date: implies age {years:.0f}, above the plausible {limit}"]
     if person.age is not None and person.age > limit:
-        return [f"{where}.age: {person.age} is above the plausible {limit}"]
+        return [f"{where}.age: {_num(person.age)} is above the plausible {limit}"]
     return []
 
 
@@ -108,7 +133,9 @@ def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
         where = f"tests[{i}]"
         spec = known.get(t.code)
         if spec is None:
-            problems.append(f"{where}.code: unknown test {t.code!r}; known codes: {', '.join(known)}")
+            problems.append(
+                f"{where}.code: unknown test {t.code!r}; known codes: {', '.join(known)}"
+            )
             continue
         if t.result is not None and spec.results and t.result not in spec.results:
             problems.append(
@@ -120,6 +147,8 @@ def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
                 f"{where}.unit: {t.unit!r} is not a unit for {t.code}; "
                 f"expected one of: {', '.join(spec.units)}"
             )
+        if t.unit is not None and not spec.units:
+            problems.append(f"{where}.unit: {t.code} takes a result, not a unit")
         if t.value is not None and not spec.units:
             problems.append(f"{where}.value: {t.code} takes a result, not a numeric value")
         if t.date > as_of:
@@ -127,7 +156,7 @@ def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
         if t.pregnancy is not None:
             if t.pregnancy >= len(case.pregnancies):
                 problems.append(
-                    f"{where}.pregnancy: index {t.pregnancy} but the case has "
+                    f"{where}.pregnancy: index {_num(t.pregnancy)} but the case has "
                     f"{len(case.pregnancies)} pregnancies (indexes start at 0)"
                 )
             elif t.code == "poc_karyotype":
@@ -141,7 +170,7 @@ def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
     cp = case.current_pregnancy
     if cp is not None and cp.gestational_age_days > limits.max_gestational_weeks * 7:
         problems.append(
-            f"current_pregnancy.gestational_age_days: {cp.gestational_age_days} is above the "
+            f"current_pregnancy.gestational_age_days: {_num(cp.gestational_age_days)} is above the "
             f"plausible {limits.max_gestational_weeks * 7:g}"
         )
     return problems
