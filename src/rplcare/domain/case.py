@@ -130,4 +130,5 @@ class Case(_Strict):
     lifestyle: Lifestyle | None = None
     current_pregnancy: CurrentPregnancy | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No `populate_by_name`: it would also accept the Python name `schema_` in case files.
+    model_config = ConfigDict(extra="forbid", frozen=True)

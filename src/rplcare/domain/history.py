@@ -43,7 +43,9 @@ class Event:
     def describe(self) -> str:
         p = self.pregnancy
         label = p.outcome.value.replace("_", " ")
-        return f"pregnancy {self.index + 1} ({label}, {p.gestational_weeks:g} weeks, {p.end_date})"
+        partner = ", previous partner" if p.partner == "previous" else ""
+        when = f"{p.gestational_weeks:g} weeks, {p.end_date}{partner}"
+        return f"pregnancy {self.index + 1} ({label}, {when})"
 
 
 @dataclass(frozen=True)

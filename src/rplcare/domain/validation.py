@@ -67,14 +67,10 @@ def parse_case(raw: Any, kb: KnowledgeBase, source: str | None = None) -> Case:
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "nothing"
         raise CaseValidationError([f"(case): expected an object with fields, got {kind}"], source)
-    # `populate_by_name` would also accept the Python name `schema_`; the file format does not.
-    typo = ["schema_: unknown field (not part of rplcare.case/1)"] if "schema_" in raw else []
     try:
-        case = Case.model_validate({k: v for k, v in raw.items() if k != "schema_"})
+        case = Case.model_validate(raw)
     except ValidationError as exc:
-        raise CaseValidationError(typo + _pydantic_problems(exc), source) from None
-    if typo:
-        raise CaseValidationError(typo, source)
+        raise CaseValidationError(_pydantic_problems(exc), source) from None
     problems = semantic_problems(case, kb)
     if problems:
         raise CaseValidationError(problems, source)
