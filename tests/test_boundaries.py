@@ -60,7 +60,7 @@ def test_sydney_early_loss_boundary(weeks: float, criterion_c: bool) -> None:
     evidence = " ".join(next(c for c in a.causes if c.category == "antiphospholipid_syndrome").evidence)
     assert ("criterion (c) met" in evidence) is criterion_c
     # From 10 weeks a loss is a fetal death: criterion (a) instead.
-    assert ("criterion (a) possibly met" in evidence) is (not criterion_c)
+    assert ("criterion (a) met" in evidence) is (not criterion_c)
 
 
 @pytest.mark.parametrize(("tsh", "expected"), [(3.99, "excluded"), (4.0, "excluded"), (4.01, "confirmed")])
@@ -144,3 +144,37 @@ def test_second_trimester_loss_alone_meets_rcog() -> None:
     a = run(pregnancies=[preg("miscarriage", "2024-01-01", KB.history.second_trimester_from_weeks.value)])
     assert a.definitions["rcog-2023"].meets
     assert not a.definitions["eshre-2022"].meets
+
+
+def test_aps_not_classified_when_positive_tests_are_within_12_weeks_of_the_event() -> None:
+    recent = [preg("miscarriage", d, 8) for d in ("2025-01-01", "2025-05-01", "2025-09-01")]
+    tests = [
+        {"code": "lupus_anticoagulant", "result": "positive", "date": "2025-06-01"},
+        {"code": "lupus_anticoagulant", "result": "positive", "date": "2025-09-20"},
+    ]
+    a = run(pregnancies=recent, tests=tests)
+    assert cause(a, "antiphospholipid_syndrome") == "possible"
+    later = [*tests[:1], {**tests[1], "date": "2025-12-20"}]
+    assert cause(run(pregnancies=recent, tests=later), "antiphospholipid_syndrome") == "confirmed"
+
+
+def test_unflagged_anti_b2gpi_value_is_not_read_as_negative() -> None:
+    tests = [
+        {"code": "lupus_anticoagulant", "result": "negative", "date": "2025-01-10"},
+        {"code": "anti_b2gpi_igg", "value": 35, "unit": "U/mL", "date": "2025-01-10"},
+    ]
+    a = run(pregnancies=losses(3), tests=tests)
+    assert cause(a, "antiphospholipid_syndrome") is None  # incomplete: not assessed
+    reason = next(n.reason for n in a.causes_not_assessed if n.category == "antiphospholipid_syndrome")
+    assert "not interpreted" in reason
+
+
+def test_anticardiolipin_persistence_is_per_isotype() -> None:
+    tests = [
+        {"code": "lupus_anticoagulant", "result": "negative", "date": "2025-01-10"},
+        {"code": "anticardiolipin_igg", "result": "positive", "date": "2025-01-10"},
+        {"code": "anticardiolipin_igm", "result": "positive", "date": "2025-06-10"},
+    ]
+    a = run(pregnancies=losses(3), tests=tests)
+    assert cause(a, "antiphospholipid_syndrome") == "possible"
+    assert {w.status for w in a.workup if w.test.startswith("anticardiolipin")} == {"repeat"}

@@ -1,9 +1,10 @@
 """Antiphospholipid syndrome under the revised Sapporo (Sydney 2006) criteria.
 
-Laboratory: lupus anticoagulant, anticardiolipin IgG/IgM (medium/high titre or above the 99th
-percentile), anti-β2GPI IgG/IgM (above the 99th percentile), each persistent on two occasions
-at least the threshold interval apart. Clinical (pregnancy morbidity): a fetal death from 10
-weeks, or three or more consecutive losses before 10 weeks. Numbers come from findings.yaml.
+Laboratory: lupus anticoagulant, anticardiolipin IgG or IgM (medium/high titre or above the 99th
+percentile), anti-β2GPI IgG or IgM (above the 99th percentile), each antibody persistent on two
+occasions at least the threshold interval apart. Clinical (pregnancy morbidity): (a) a fetal
+death from 10 weeks, or (c) three or more consecutive losses before 10 weeks with anatomic,
+hormonal and chromosomal causes excluded. Numbers and lists come from findings.yaml.
 """
 
 from __future__ import annotations
@@ -11,92 +12,155 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from rplcare.domain.case import Case, Outcome, TestResult
-from rplcare.domain.history import Event, History
-from rplcare.engine.evidence import Findings, Status, results, shown, statement, threshold_text
+from rplcare.domain.history import Event, History, LossKind
+from rplcare.engine.evidence import (
+    Findings,
+    Status,
+    results,
+    shown,
+    statement,
+    tag,
+    threshold_text,
+)
 from rplcare.knowledge.loader import KnowledgeBase
 
-GROUPS: dict[str, tuple[str, ...]] = {
-    "lupus anticoagulant": ("lupus_anticoagulant",),
-    "anticardiolipin": ("anticardiolipin_igg", "anticardiolipin_igm"),
-    "anti-β2-glycoprotein I": ("anti_b2gpi_igg", "anti_b2gpi_igm"),
+ANTIBODIES: dict[str, str] = {
+    "lupus_anticoagulant": "lupus anticoagulant",
+    "anticardiolipin_igg": "anticardiolipin IgG",
+    "anticardiolipin_igm": "anticardiolipin IgM",
+    "anti_b2gpi_igg": "anti-β2-glycoprotein I IgG",
+    "anti_b2gpi_igm": "anti-β2-glycoprotein I IgM",
 }
+ACL = ("anticardiolipin_igg", "anticardiolipin_igm")
 DAYS_PER_WEEK = 7
 DAYS_PER_YEAR = 365.25
 
 
-def _criterion_positive(t: TestResult, kb: KnowledgeBase) -> bool:
-    if t.result == "positive":
-        return True  # the laboratory's own positive flag (above its 99th-percentile cut-off)
-    if t.code.startswith("anticardiolipin") and t.value is not None:
+def _criterion_positive(t: TestResult, kb: KnowledgeBase) -> bool | None:
+    """True/False for a laboratory criterion on this result; None when it cannot be read."""
+    if t.result is not None:
+        return t.result == "positive"  # the laboratory's own flag (its 99th-percentile cut-off)
+    if t.code in ACL and t.value is not None:
         return kb.threshold("aps.acl_medium_high_titre").holds(t.value)
-    return False
+    return None  # e.g. an anti-β2GPI value without a flag: the cut-off is laboratory-specific
 
 
-def _laboratory(
-    case: Case, kb: KnowledgeBase, f: Findings
-) -> tuple[bool, bool, list[str], date | None]:
-    """Returns (persistent, any positive pending repeat, evidence, first positive date)."""
+class _Lab:
+    def __init__(self) -> None:
+        self.persistent = False
+        self.pending = False
+        self.evidence: list[str] = []
+        self.positives: list[date] = []
+        self.negative_codes: set[str] = set()
+
+
+def _laboratory(case: Case, kb: KnowledgeBase, f: Findings) -> _Lab:
     gap = timedelta(days=kb.threshold("aps.persistence_weeks").value * DAYS_PER_WEEK)
-    persistent = pending = False
-    evidence: list[str] = []
-    first_positive: date | None = None
-    for name, codes in GROUPS.items():
-        tests = sorted((t for c in codes for t in results(case, c)), key=lambda t: t.date)
-        positives = [t for t in tests if _criterion_positive(t, kb)]
+    lab = _Lab()
+    for code, name in ANTIBODIES.items():
+        tests = results(case, code)
         if not tests:
             continue
+        read = [(t, _criterion_positive(t, kb)) for t in tests]
+        positives = [t for t, pos in read if pos]
+        unreadable = [t for t, pos in read if pos is None]
+        if unreadable:
+            lab.evidence.append(
+                f"{name}: {'; '.join(map(shown, unreadable))} has no laboratory flag and no cited "
+                "cut-off, so it is not interpreted"
+            )
         if not positives:
-            evidence.append(f"{name}: negative ({'; '.join(shown(t) for t in tests)})")
+            if len(unreadable) < len(tests):
+                lab.negative_codes.add(code)
+                negatives = [t for t, pos in read if pos is False]
+                lab.evidence.append(f"{name}: negative ({'; '.join(map(shown, negatives))})")
             continue
         first = positives[0].date
-        first_positive = min(first_positive or first, first)
+        lab.positives += [t.date for t in positives]
         if positives[-1].date - first >= gap:
-            persistent = True
-            evidence.append(
+            lab.persistent = True
+            lab.evidence.append(
                 f"{name}: persistently positive ({shown(positives[0])}; {shown(positives[-1])})"
             )
-        elif any(t.date - first >= gap and not _criterion_positive(t, kb) for t in tests):
-            evidence.append(f"{name}: positive once, negative on repeat (transient)")
+        elif any(t.date - first >= gap and pos is False for t, pos in read):
+            lab.evidence.append(f"{name}: positive once, negative on repeat (transient)")
+            lab.negative_codes.add(code)
         else:
-            pending = True
+            lab.pending = True
             due = first + gap
             for t in positives:
                 f.repeat_due[t.code] = min(f.repeat_due.get(t.code, due), due)
-            evidence.append(f"{name}: positive ({shown(positives[0])}); repeat on or after {due}")
-    if persistent or pending:
-        evidence.append(threshold_text(kb, "aps.persistence_weeks"))
-    return persistent, pending, evidence, first_positive
+            lab.evidence.append(
+                f"{name}: positive ({shown(positives[0])}); repeat on or after {due}"
+            )
+    if lab.persistent or lab.pending:
+        lab.evidence.append(threshold_text(kb, "aps.persistence_weeks"))
+    return lab
 
 
-def _clinical(history: History, kb: KnowledgeBase) -> tuple[list[Event], list[str]]:
+def _abnormal_tissue(case: Case) -> set[int]:
+    return {
+        t.pregnancy
+        for t in case.tests
+        if t.code == "poc_karyotype"
+        and t.pregnancy is not None
+        and t.result in {"aneuploid", "unbalanced_structural"}
+    }
+
+
+def _clinical(
+    case: Case, history: History, kb: KnowledgeBase, f: Findings
+) -> tuple[list[Event], list[str]]:
     early = kb.threshold("aps.early_loss_before_weeks")
     late = kb.threshold("aps.fetal_death_from_weeks")
     needed = kb.threshold("aps.consecutive_early_losses")
+    explained = _abnormal_tissue(case)
     events: list[Event] = []
     evidence: list[str] = []
     fetal = [
         e
         for e in history.events
-        if (
-            e.pregnancy.outcome is Outcome.MISCARRIAGE and late.holds(e.pregnancy.gestational_weeks)
+        if e.index not in explained
+        and (
+            (
+                e.pregnancy.outcome is Outcome.MISCARRIAGE
+                and late.holds(e.pregnancy.gestational_weeks)
+            )
+            or e.pregnancy.outcome is Outcome.STILLBIRTH
         )
-        or e.pregnancy.outcome is Outcome.STILLBIRTH
     ]
     if fetal:
         events += fetal
         evidence.append(
-            f"clinical criterion (a) possibly met: fetal death at or after 10 weeks in "
-            f"{', '.join(e.describe() for e in fetal)}; fetal morphology and other explanations "
-            f"are not recorded {threshold_text(kb, 'aps.fetal_death_from_weeks')}"
+            f"clinical criterion (a) met: fetal death at or after 10 weeks in "
+            f"{', '.join(e.describe() for e in fetal)}; the criterion needs a morphologically "
+            f"normal fetus and no other explanation, which the case does not record "
+            f"{threshold_text(kb, 'aps.fetal_death_from_weeks')}"
         )
     early_losses = {e.index for e in history.losses() if early.holds(e.pregnancy.gestational_weeks)}
     run = history.longest_consecutive_run(early_losses)
     if needed.holds(len(run)):
-        events += run
-        evidence.append(
-            f"clinical criterion (c) met: {len(run)} consecutive losses before 10 weeks "
-            f"(other causes must be excluded) {threshold_text(kb, 'aps.consecutive_early_losses')}"
-        )
+        biochemical = sum(e.loss_kind is LossKind.BIOCHEMICAL for e in run)
+        counted = f"{len(run)} consecutive losses before 10 weeks"
+        if biochemical:
+            counted += f" ({biochemical} biochemical, counted as pre-embryonic losses)"
+        rule = kb.aps_criterion_c_requires_excluded
+        found = [
+            c.category
+            for c in f.causes
+            if c.category in rule.causes and c.status is not Status.EXCLUDED
+        ]
+        if found:
+            evidence.append(
+                f"clinical criterion (c) not established: {counted}, but other causes are not "
+                f"excluded ({', '.join(found)}) {tag(kb, rule.citation, rule.verification)}"
+            )
+        else:
+            events += run
+            evidence.append(
+                f"clinical criterion (c) met: {counted} "
+                f"{threshold_text(kb, 'aps.consecutive_early_losses')}"
+            )
     elif not fetal:
         evidence.append(
             f"clinical criterion not met: longest run of consecutive losses before 10 weeks is "
@@ -109,15 +173,34 @@ def _clinical(history: History, kb: KnowledgeBase) -> tuple[list[Event], list[st
     return events, evidence
 
 
+def _timing_problem(lab: _Lab, events: list[Event], kb: KnowledgeBase) -> str | None:
+    """Sydney: avoid classifying if under 12 weeks or over 5 years separate test and event."""
+    last_event = max(e.pregnancy.end_date for e in events)
+    years = abs((min(lab.positives) - last_event).days) / DAYS_PER_YEAR
+    if kb.threshold("aps.max_years_between_event_and_test").holds(years):
+        return (
+            f"{years:.1f} years between the clinical event and the first positive test "
+            f"{threshold_text(kb, 'aps.max_years_between_event_and_test')}"
+        )
+    weeks = abs((max(lab.positives) - last_event).days) / DAYS_PER_WEEK
+    if not kb.threshold("aps.persistence_weeks").holds(weeks):
+        return (
+            f"the latest positive test is only {weeks:.0f} weeks from the clinical event; "
+            f"Sydney advises against classifying when under 12 weeks separate them "
+            f"{threshold_text(kb, 'aps.persistence_weeks')}"
+        )
+    return None
+
+
 def interpret_aps(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> None:
-    persistent, pending, evidence, first_positive = _laboratory(case, kb, f)
-    f.facts["aps.laboratory_criteria_met"] = persistent
+    lab = _laboratory(case, kb, f)
+    f.facts["aps.laboratory_criteria_met"] = lab.persistent
+    evidence = lab.evidence
     if not evidence:
         f.skip("antiphospholipid_syndrome", "no antiphospholipid antibody results")
         return
-    if not (persistent or pending):
-        tested = {c for codes in GROUPS.values() for c in codes if results(case, c)}
-        if "lupus_anticoagulant" in tested and tested & set(GROUPS["anticardiolipin"]):
+    if not (lab.persistent or lab.pending):
+        if "lupus_anticoagulant" in lab.negative_codes and lab.negative_codes & set(ACL):
             f.add("antiphospholipid_syndrome", Status.EXCLUDED, evidence)
         else:
             f.skip(
@@ -126,23 +209,17 @@ def interpret_aps(case: Case, history: History, kb: KnowledgeBase, f: Findings) 
                 f"({'; '.join(evidence)})",
             )
         return
-    events, clinical = _clinical(history, kb)
+    events, clinical = _clinical(case, history, kb, f)
     evidence += clinical
     status = Status.POSSIBLE
-    if persistent and events:
-        status = Status.CONFIRMED
-        assert first_positive is not None
-        last_event = max(e.pregnancy.end_date for e in events)
-        years = abs((first_positive - last_event).days) / DAYS_PER_YEAR
-        if kb.threshold("aps.max_years_between_event_and_test").holds(years):
-            status = Status.POSSIBLE
-            evidence.append(
-                f"{years:.1f} years between the clinical event and the first positive test "
-                f"{threshold_text(kb, 'aps.max_years_between_event_and_test')}"
-            )
+    if lab.persistent and events:
+        problem = _timing_problem(lab, events, kb)
+        if problem:
+            evidence.append(problem)
         else:
+            status = Status.CONFIRMED
             evidence.append(statement(kb, "aps.sydney_rule"))
-    elif persistent:
-        evidence.append("laboratory criteria met without a Sydney clinical criterion")
+    elif lab.persistent:
+        evidence.append("laboratory criteria met without an established Sydney clinical criterion")
     evidence.append(statement(kb, "aps.acr_eular_2023"))
     f.add("antiphospholipid_syndrome", status, evidence)

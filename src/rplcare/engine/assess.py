@@ -142,7 +142,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
     }
     evaluated = any(c.evaluation is not Evaluation.NOT_INDICATED for c in classifications.values())
     findings = interpret(case, history, kb, evaluated)
-    base = base_facts(case, history, findings)
+    base = base_facts(case, history, findings, kb.history)
     facts_cache = {
         gid: guideline_facts(base, gid, classifications, history) for gid in kb.guidelines
     }

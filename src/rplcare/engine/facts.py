@@ -7,6 +7,9 @@ from rplcare.domain.history import History
 from rplcare.engine.conditions import Facts
 from rplcare.engine.definitions import Classification, Evaluation
 from rplcare.engine.evidence import Findings
+from rplcare.knowledge.schema import HistoryConventions
+
+DAYS_PER_WEEK = 7
 
 
 def overall_evaluation(classifications: dict[str, Classification]) -> Evaluation:
@@ -18,8 +21,11 @@ def overall_evaluation(classifications: dict[str, Classification]) -> Evaluation
     return Evaluation.NOT_INDICATED
 
 
-def base_facts(case: Case, history: History, findings: Findings) -> dict[str, object]:
+def base_facts(
+    case: Case, history: History, findings: Findings, conventions: HistoryConventions
+) -> dict[str, object]:
     cp = case.current_pregnancy
+    weeks = cp.gestational_age_days / DAYS_PER_WEEK if cp else None
     facts: dict[str, object] = {
         "losses_total": history.losses_total,
         "losses_clinical": history.losses_clinical,
@@ -31,6 +37,10 @@ def base_facts(case: Case, history: History, findings: Findings) -> dict[str, ob
         "current.pregnant": cp is not None,
         "current.bleeding": cp.bleeding if cp else None,
         "current.heartbeat": cp.heartbeat_seen if cp else None,
+        "current.gestational_weeks": weeks,
+        "current.first_trimester": (
+            None if weeks is None else not conventions.second_trimester_from_weeks.holds(weeks)
+        ),
         # A seen heartbeat places the pregnancy in the uterus for NICE's purposes.
         "current.intrauterine": (cp.intrauterine_confirmed or cp.heartbeat_seen) if cp else None,
     }

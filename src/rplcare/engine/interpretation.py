@@ -7,7 +7,9 @@ are listed as not assessed rather than guessed.
 
 from __future__ import annotations
 
-from rplcare.domain.case import Case
+from datetime import timedelta
+
+from rplcare.domain.case import Case, TestResult
 from rplcare.domain.history import History
 from rplcare.engine.aps import interpret_aps
 from rplcare.engine.evidence import (
@@ -28,16 +30,33 @@ _THROMBOPHILIA_VARIANTS = ("factor_v_leiden", "prothrombin_g20210a")
 _THROMBOPHILIA_LEVELS = ("protein_s", "protein_c", "antithrombin")
 
 
+def _tsh_above(tsh: TestResult, kb: KnowledgeBase) -> bool | None:
+    """The laboratory's flag wins; a bare value is compared with the cited default limit."""
+    if tsh.result is not None:
+        return tsh.result == "high"
+    if tsh.value is not None:
+        return kb.threshold("thyroid.tsh_upper_without_local_range").holds(tsh.value)
+    return None
+
+
+def _current_pregnancy_tsh(case: Case, kb: KnowledgeBase, f: Findings) -> None:
+    """TSH measured during the current pregnancy (pregnancy-specific treatment rules)."""
+    cp = case.current_pregnancy
+    tsh = None
+    if cp is not None:
+        start = case.as_of - timedelta(days=cp.gestational_age_days)
+        during = [t for t in results(case, "tsh") if t.date >= start]
+        tsh = during[-1] if during else None
+    f.facts["current.tsh_value"] = tsh.value if tsh else None
+    f.facts["current.tsh_above_range"] = _tsh_above(tsh, kb) if tsh else None
+
+
 def _thyroid(case: Case, kb: KnowledgeBase, f: Findings) -> None:
     tsh, ft4, tpo = latest(case, "tsh"), latest(case, "free_t4"), latest(case, "tpo_antibodies")
-    above: bool | None = None
-    if tsh is not None:
-        f.facts["thyroid.tsh_value"] = tsh.value
-        if tsh.result is not None:
-            above = tsh.result == "high"
-        elif tsh.value is not None:
-            above = kb.threshold("thyroid.tsh_upper_without_local_range").holds(tsh.value)
+    above = _tsh_above(tsh, kb) if tsh is not None else None
+    f.facts["thyroid.tsh_value"] = tsh.value if tsh else None
     f.facts["thyroid.tsh_above_range"] = above
+    _current_pregnancy_tsh(case, kb, f)
 
     if tsh is None:
         for cat in ("overt_hypothyroidism", "subclinical_hypothyroidism"):
@@ -51,21 +70,21 @@ def _thyroid(case: Case, kb: KnowledgeBase, f: Findings) -> None:
                 f.warnings.append(f"low TSH ({shown(tsh)}) is outside rplcare's scope: review")
             for cat in ("overt_hypothyroidism", "subclinical_hypothyroidism"):
                 f.add(cat, Status.EXCLUDED, [*basis, "TSH not above the reference range"])
-        elif ft4 is None:
+        elif ft4 is None or ft4.result is None:
+            if ft4 is not None:
+                basis.append(f"{shown(ft4)} has no laboratory flag (no cited free T4 limit)")
             for cat in ("overt_hypothyroidism", "subclinical_hypothyroidism"):
                 f.add(cat, Status.POSSIBLE, [*basis, statement(kb, "thyroid.fT4_needed")])
         else:
-            overt = ft4.result == "low"
-            sub = ft4.result == "normal"
             basis.append(shown(ft4))
             f.add(
                 "overt_hypothyroidism",
-                Status.CONFIRMED if overt else Status.EXCLUDED,
+                Status.CONFIRMED if ft4.result == "low" else Status.EXCLUDED,
                 [*basis, statement(kb, "thyroid.overt_definition")],
             )
             f.add(
                 "subclinical_hypothyroidism",
-                Status.CONFIRMED if sub else Status.EXCLUDED,
+                Status.CONFIRMED if ft4.result == "normal" else Status.EXCLUDED,
                 [*basis, statement(kb, "thyroid.sch_definition"), statement(kb, "thyroid.sip70")],
             )
     if tpo is None:
@@ -109,15 +128,20 @@ def _uterus(case: Case, kb: KnowledgeBase, f: Findings) -> None:
 def _genetics(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> None:
     poc = results(case, "poc_karyotype")
     f.facts["result.poc_karyotype"] = poc[-1].result if poc else "none"
-    aneuploid = [t for t in poc if t.result == "aneuploid"]
-    if aneuploid:
+    f.facts["poc.unbalanced_found"] = any(t.result == "unbalanced_structural" for t in poc)
+    abnormal_poc = [t for t in poc if t.result in {"aneuploid", "unbalanced_structural"}]
+    usable = [t for t in poc if t.result != "failed"]
+    if abnormal_poc:
         f.add(
             "embryonic_chromosomal_abnormality",
             Status.CONFIRMED,
-            [shown(t) for t in aneuploid] + [statement(kb, "genetics.poc_yield")],
+            [shown(t) for t in abnormal_poc] + [statement(kb, "genetics.poc_yield")],
         )
-    elif poc and all(t.result == "normal" for t in poc):
-        f.add("embryonic_chromosomal_abnormality", Status.EXCLUDED, [shown(t) for t in poc])
+    elif usable:
+        f.add("embryonic_chromosomal_abnormality", Status.EXCLUDED, [shown(t) for t in usable])
+    else:
+        reason = "pregnancy-tissue testing failed" if poc else "no pregnancy-tissue result"
+        f.skip("embryonic_chromosomal_abnormality", reason)
 
     karyotypes = [t for c in ("karyotype_female", "karyotype_male") if (t := latest(case, c))]
     unbalanced = [t for t in poc if t.result == "unbalanced_structural"]
@@ -271,13 +295,13 @@ def interpret(case: Case, history: History, kb: KnowledgeBase, evaluated: bool) 
     """All causes for a case. `evaluated`: whether any guideline's evaluation applies, which
     decides whether 'unexplained' is a meaningful label."""
     f = Findings()
-    interpret_aps(case, history, kb, f)
     _thyroid(case, kb, f)
     _uterus(case, kb, f)
     _genetics(case, history, kb, f)
     _thrombophilia(case, kb, f)
     _flagged(case, kb, f, "prolactin", "hyperprolactinaemia")
     _flagged(case, kb, f, "hba1c", "diabetes")
+    interpret_aps(case, history, kb, f)  # last: Sydney criterion (c) needs other causes excluded
     _lifestyle(case, kb, f)
     if evaluated:
         _unexplained(case, kb, f)

@@ -26,6 +26,11 @@ STATIC_FACTS: frozenset[str] = frozenset(
         "current.bleeding",
         "current.intrauterine",
         "current.heartbeat",
+        "current.gestational_weeks",
+        "current.first_trimester",
+        "current.tsh_value",  # TSH measured in the current pregnancy
+        "current.tsh_above_range",
+        "poc.unbalanced_found",  # any pregnancy-tissue result, not only the latest
         # derived thyroid and lifestyle findings
         "aps.laboratory_criteria_met",
         "thyroid.tsh_value",

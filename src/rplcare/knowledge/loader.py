@@ -78,10 +78,20 @@ class UnexplainedRule(BaseModel):
     verification: Verification
 
 
+class CauseList(BaseModel):
+    """A cited list of cause categories (e.g. what Sydney criterion (c) needs excluded)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    causes: list[str]
+    citation: Citation
+    verification: Verification
+
+
 class FindingsFile(_File):
     thresholds: dict[str, Threshold]
     statements: dict[str, Statement]
     unexplained: UnexplainedRule
+    aps_criterion_c_requires_excluded: CauseList
 
 
 class InvestigationsFile(_File):
@@ -103,6 +113,7 @@ class KnowledgeBase:
     thresholds: dict[str, Threshold]
     statements: dict[str, Statement]
     unexplained: UnexplainedRule
+    aps_criterion_c_requires_excluded: CauseList
     investigations: tuple[Investigation, ...]
     treatments: tuple[Treatment, ...]
 
@@ -167,6 +178,7 @@ def load_knowledge_from(raw_files: dict[str, Any]) -> KnowledgeBase:
         thresholds=finds.thresholds,
         statements=finds.statements,
         unexplained=finds.unexplained,
+        aps_criterion_c_requires_excluded=finds.aps_criterion_c_requires_excluded,
         investigations=tuple(inv.items),
         treatments=tuple(tx.items),
     )
@@ -187,6 +199,7 @@ def cross_check(kb: KnowledgeBase) -> list[str]:
         yield from ((f"statement {k}", s.citation) for k, s in kb.statements.items())
         yield from ((f"definition {k}", d.citation) for k, d in kb.definitions.items())
         yield "history.kind_rule", kb.history.kind_rule.citation
+        yield "aps_criterion_c", kb.aps_criterion_c_requires_excluded.citation
         yield "history.second_trimester", kb.history.second_trimester_from_weeks.citation
         yield "history.viability", kb.history.viability_weeks.citation
         yield from ((i.id, i.citation) for i in kb.investigations)
@@ -225,7 +238,7 @@ def cross_check(kb: KnowledgeBase) -> list[str]:
     for code in [c for group in kb.unexplained.requires_tests for c in group]:
         if code not in tests:
             problems.append(f"findings.yaml unexplained: test {code!r} not in vocabulary.yaml")
-    for cat in kb.unexplained.excluded_by:
+    for cat in [*kb.unexplained.excluded_by, *kb.aps_criterion_c_requires_excluded.causes]:
         if cat not in causes:
             problems.append(f"findings.yaml unexplained: cause {cat!r} not in vocabulary.yaml")
     yield_unexplained = kb.unexplained.citation.ref
