@@ -24,7 +24,9 @@ def acl(value: float) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize(("value", "expected"), [(39.9, "excluded"), (40, "excluded"), (40.1, "confirmed")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(39.9, "excluded"), (40, "excluded"), (40.1, "confirmed")]
+)
 def test_anticardiolipin_titre_threshold(value: float, expected: str) -> None:
     assert KB.threshold("aps.acl_medium_high_titre").value == 40
     a = run(pregnancies=losses(3), tests=acl(value))
@@ -57,13 +59,17 @@ def test_sydney_early_loss_boundary(weeks: float, criterion_c: bool) -> None:
         {"code": "lupus_anticoagulant", "result": "positive", "date": "2025-06-10"},
     ]
     a = run(pregnancies=losses(3, weeks=weeks), tests=tests)
-    evidence = " ".join(next(c for c in a.causes if c.category == "antiphospholipid_syndrome").evidence)
+    evidence = " ".join(
+        next(c for c in a.causes if c.category == "antiphospholipid_syndrome").evidence
+    )
     assert ("criterion (c) met" in evidence) is criterion_c
     # From 10 weeks a loss is a fetal death: criterion (a) instead.
     assert ("criterion (a) met" in evidence) is (not criterion_c)
 
 
-@pytest.mark.parametrize(("tsh", "expected"), [(3.99, "excluded"), (4.0, "excluded"), (4.01, "confirmed")])
+@pytest.mark.parametrize(
+    ("tsh", "expected"), [(3.99, "excluded"), (4.0, "excluded"), (4.01, "confirmed")]
+)
 def test_tsh_upper_limit_without_local_range(tsh: float, expected: str) -> None:
     tests = [
         {"code": "tsh", "value": tsh, "unit": "mIU/L", "date": "2025-01-10"},
@@ -78,7 +84,9 @@ def test_laboratory_flag_wins_over_default_tsh_limit() -> None:
         {"code": "tsh", "value": 3.5, "unit": "mIU/L", "result": "high", "date": "2025-01-10"},
         {"code": "free_t4", "result": "normal", "date": "2025-01-10"},
     ]
-    assert cause(run(pregnancies=losses(2), tests=tests), "subclinical_hypothyroidism") == "confirmed"
+    assert (
+        cause(run(pregnancies=losses(2), tests=tests), "subclinical_hypothyroidism") == "confirmed"
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,7 +127,10 @@ def test_eshre_and_asrm_two_loss_threshold(n: int, meets: bool) -> None:
     assert a.definitions["asrm-2012"].meets is meets
 
 
-@pytest.mark.parametrize(("n", "eshre_item"), [(2, "eshre-2022.tx.aps-heparin-2-losses"), (3, "eshre-2022.tx.aps-heparin-3-losses")])
+@pytest.mark.parametrize(
+    ("n", "eshre_item"),
+    [(2, "eshre-2022.tx.aps-heparin-2-losses"), (3, "eshre-2022.tx.aps-heparin-3-losses")],
+)
 def test_eshre_aps_treatment_loss_threshold(n: int, eshre_item: str) -> None:
     tests = [
         {"code": "lupus_anticoagulant", "result": "positive", "date": "2025-01-10"},
@@ -136,12 +147,22 @@ def test_aps_not_classified_when_test_and_event_are_over_five_years_apart() -> N
         {"code": "lupus_anticoagulant", "result": "positive", "date": "2025-01-10"},
         {"code": "lupus_anticoagulant", "result": "positive", "date": "2025-06-10"},
     ]
-    assert cause(run(pregnancies=losses(3, start=2020), tests=tests), "antiphospholipid_syndrome") == "confirmed"
-    assert cause(run(pregnancies=losses(3, start=2016), tests=tests), "antiphospholipid_syndrome") == "possible"
+    assert (
+        cause(run(pregnancies=losses(3, start=2020), tests=tests), "antiphospholipid_syndrome")
+        == "confirmed"
+    )
+    assert (
+        cause(run(pregnancies=losses(3, start=2016), tests=tests), "antiphospholipid_syndrome")
+        == "possible"
+    )
 
 
 def test_second_trimester_loss_alone_meets_rcog() -> None:
-    a = run(pregnancies=[preg("miscarriage", "2024-01-01", KB.history.second_trimester_from_weeks.value)])
+    a = run(
+        pregnancies=[
+            preg("miscarriage", "2024-01-01", KB.history.second_trimester_from_weeks.value)
+        ]
+    )
     assert a.definitions["rcog-2023"].meets
     assert not a.definitions["eshre-2022"].meets
 
@@ -165,7 +186,9 @@ def test_unflagged_anti_b2gpi_value_is_not_read_as_negative() -> None:
     ]
     a = run(pregnancies=losses(3), tests=tests)
     assert cause(a, "antiphospholipid_syndrome") is None  # incomplete: not assessed
-    reason = next(n.reason for n in a.causes_not_assessed if n.category == "antiphospholipid_syndrome")
+    reason = next(
+        n.reason for n in a.causes_not_assessed if n.category == "antiphospholipid_syndrome"
+    )
     assert "not interpreted" in reason
 
 

@@ -49,5 +49,5 @@ def test_no_condition_always_applies() -> None:
     ],
 )
 def test_malformed_conditions_are_rejected(raw: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="."):
+    with pytest.raises(ValueError, match=r"."):
         Condition.model_validate(raw)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rplcare.domain.history import LossKind, derive_history
+from rplcare.domain.history import History, LossKind, derive_history
 from rplcare.knowledge.loader import load_knowledge
 from tests.factories import case, preg
 
 KB = load_knowledge()
 
 
-def history(*pregnancies: dict[str, object]):  # type: ignore[no-untyped-def]
+def history(*pregnancies: dict[str, object]) -> History:
     return derive_history(case(list(pregnancies)), KB.history)
 
 
@@ -31,8 +31,14 @@ def test_counts_by_kind() -> None:
 
 def test_trimester_boundary_is_data_driven() -> None:
     boundary = KB.history.second_trimester_from_weeks.value
-    h = history(preg("miscarriage", "2020-01-01", boundary - 0.1), preg("miscarriage", "2021-01-01", boundary))
-    assert [e.loss_kind for e in h.events] == [LossKind.CLINICAL_FIRST_TRIMESTER, LossKind.SECOND_TRIMESTER]
+    h = history(
+        preg("miscarriage", "2020-01-01", boundary - 0.1),
+        preg("miscarriage", "2021-01-01", boundary),
+    )
+    assert [e.loss_kind for e in h.events] == [
+        LossKind.CLINICAL_FIRST_TRIMESTER,
+        LossKind.SECOND_TRIMESTER,
+    ]
 
 
 def test_chronology_uses_end_date_not_file_order() -> None:

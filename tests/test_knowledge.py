@@ -46,24 +46,57 @@ def test_unverified_items_say_why() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda f: f["investigations.yaml"]["items"][0].update(test="no_such_test"), "not in vocabulary"),
-        (lambda f: f["investigations.yaml"]["items"][0]["citation"].update(ref="nope"), "not in references"),
-        (lambda f: f["treatments.yaml"]["items"][0].update(guideline="who-2099"), "guideline 'who-2099' unknown"),
-        (lambda f: f["treatments.yaml"]["items"][0].update(intervention="magic"), "not in vocabulary"),
         (
-            lambda f: f["treatments.yaml"]["items"][0].update(when={"all": [{"fact": "lossess", "ge": 1}]}),
+            lambda f: f["investigations.yaml"]["items"][0].update(test="no_such_test"),
+            "not in vocabulary",
+        ),
+        (
+            lambda f: f["investigations.yaml"]["items"][0]["citation"].update(ref="nope"),
+            "not in references",
+        ),
+        (
+            lambda f: f["treatments.yaml"]["items"][0].update(guideline="who-2099"),
+            "guideline 'who-2099' unknown",
+        ),
+        (
+            lambda f: f["treatments.yaml"]["items"][0].update(intervention="magic"),
+            "not in vocabulary",
+        ),
+        (
+            lambda f: f["treatments.yaml"]["items"][0].update(
+                when={"all": [{"fact": "lossess", "ge": 1}]}
+            ),
             "unknown fact 'lossess'",
         ),
         (
-            lambda f: f["treatments.yaml"]["items"][0].update(when={"all": [{"fact": "losses_total"}]}),
+            lambda f: f["treatments.yaml"]["items"][0].update(
+                when={"all": [{"fact": "losses_total"}]}
+            ),
             "exactly one operator",
         ),
-        (lambda f: f["investigations.yaml"]["items"].append(f["investigations.yaml"]["items"][0]), "duplicate id"),
-        (lambda f: f["investigations.yaml"]["items"][0].update(verification="probably"), "verification"),
-        (lambda f: f["investigations.yaml"]["items"][0].update(recommendation="maybe"), "recommendation"),
-        (lambda f: f["findings.yaml"]["thresholds"]["aps.persistence_weeks"].pop("citation"), "citation"),
+        (
+            lambda f: f["investigations.yaml"]["items"].append(
+                f["investigations.yaml"]["items"][0]
+            ),
+            "duplicate id",
+        ),
+        (
+            lambda f: f["investigations.yaml"]["items"][0].update(verification="probably"),
+            "verification",
+        ),
+        (
+            lambda f: f["investigations.yaml"]["items"][0].update(recommendation="maybe"),
+            "recommendation",
+        ),
+        (
+            lambda f: f["findings.yaml"]["thresholds"]["aps.persistence_weeks"].pop("citation"),
+            "citation",
+        ),
         (lambda f: f["investigations.yaml"]["items"][0].update(surprise=1), "surprise"),
-        (lambda f: f["investigations.yaml"]["items"][0].update(id="rcog-2023.inv.x"), "must start with"),
+        (
+            lambda f: f["investigations.yaml"]["items"][0].update(id="rcog-2023.inv.x"),
+            "must start with",
+        ),
     ],
 )
 def test_schema_and_invariants_reject_broken_knowledge(mutate: Any, message: str) -> None:
@@ -174,18 +207,18 @@ REQUIRED_ROWS = [
 @pytest.mark.parametrize(("guideline", "kind", "code"), REQUIRED_ROWS)
 def test_guideline_rows_are_covered(guideline: str, kind: str, code: str) -> None:
     if kind == "test":
-        found = [i for i in KB.investigations if i.guideline == guideline and i.test == code]
+        found = any(i.guideline == guideline and i.test == code for i in KB.investigations)
     else:
-        found = [t for t in KB.treatments if t.guideline == guideline and t.intervention == code]
+        found = any(t.guideline == guideline and t.intervention == code for t in KB.treatments)
     assert found, f"no {kind} item for {code} under {guideline}"
 
 
 def test_contract_interventions_exist_in_vocabulary() -> None:
     required = {
-        "low_dose_aspirin", "heparin", "levothyroxine", "vaginal_progesterone", "genetic_counselling",
-        "preimplantation_genetic_testing", "hysteroscopic_septum_resection", "smoking_cessation",
-        "weight_management", "alcohol_reduction", "caffeine_reduction", "psychological_support",
-        "early_pregnancy_scan",
+        "low_dose_aspirin", "heparin", "levothyroxine", "vaginal_progesterone",
+        "genetic_counselling", "preimplantation_genetic_testing",
+        "hysteroscopic_septum_resection", "smoking_cessation", "weight_management",
+        "alcohol_reduction", "caffeine_reduction", "psychological_support", "early_pregnancy_scan",
     }  # fmt: skip
     used = {t.intervention for t in KB.treatments}
     assert required <= used

@@ -20,6 +20,7 @@ from rplcare.engine.assess import assess
 from rplcare.errors import CaseValidationError, InputError, KnowledgeError, RplcareError
 from rplcare.io import load_case
 from rplcare.knowledge.loader import load_knowledge
+from rplcare.knowledge.schema import Investigation, Treatment
 from rplcare.report.text import render
 
 app = typer.Typer(
@@ -38,11 +39,15 @@ class Format(StrEnum):
 
 
 def _out() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140, soft_wrap=False)
+    # No markup or emoji codes: case text (ids, test details) must print as written, and a
+    # stray "[/x]" in it must not crash the report.
+    return Console(
+        width=None if sys.stdout.isatty() else 140, soft_wrap=False, markup=False, emoji=False
+    )
 
 
 def _fail(exc: RplcareError) -> typer.Exit:
-    err = Console(stderr=True, highlight=False, width=100)
+    err = Console(stderr=True, highlight=False, width=100, markup=False, emoji=False)
     if isinstance(exc, CaseValidationError):
         where = f"{exc.source}: " if exc.source else ""
         count = len(exc.problems)
@@ -74,9 +79,7 @@ def assess_command(
     try:
         kb = load_knowledge()
         if guideline is not None and guideline not in kb.guidelines:
-            raise InputError(
-                f"unknown guideline {guideline!r}; known: {', '.join(kb.guidelines)}"
-            )
+            raise InputError(f"unknown guideline {guideline!r}; known: {', '.join(kb.guidelines)}")
         assessment = assess(load_case(case_file, kb), kb, guideline)
     except RplcareError as exc:
         raise _fail(exc) from None
@@ -114,7 +117,9 @@ def knowledge_list(
     table = Table(title=f"rplcare knowledge base {kb.version}", expand=True)
     for col in ("Id", "Kind", "Topic", "Position", "Strength", "Source", "Verification"):
         table.add_column(col)
-    items = [("test", i, i.test) for i in kb.investigations]
+    items: list[tuple[str, Investigation | Treatment, str]] = [
+        ("test", i, i.test) for i in kb.investigations
+    ]
     items += [("treatment", t, t.intervention) for t in kb.treatments]
     shown = 0
     for kind, item, topic in items:
@@ -144,7 +149,10 @@ def knowledge_check() -> None:
     except RplcareError as exc:
         raise _fail(exc) from None
     items = [*kb.investigations, *kb.treatments]
-    counts = {v: sum(i.verification.value == v for i in items) for v in ("verified", "secondary", "unverified")}
+    counts = {
+        v: sum(i.verification.value == v for i in items)
+        for v in ("verified", "secondary", "unverified")
+    }
     typer.echo(
         f"knowledge base {kb.version}: OK - {len(kb.investigations)} investigations, "
         f"{len(kb.treatments)} treatments, {len(kb.references)} references, "

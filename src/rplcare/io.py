@@ -30,22 +30,26 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class _CaseLoader(yaml.SafeLoader):
     """Safe YAML that refuses duplicate keys instead of silently keeping the last one."""
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
-            seen: list[Any] = []
+            seen: set[Any] = set()
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue
-                key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-                if key in seen:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # unhashable: the base class reports it
+                    continue
+                if duplicate:
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping",
                         node.start_mark,
                         f"found duplicate key {key!r}",
                         key_node.start_mark,
                     )
-                seen.append(key)
-        return super().construct_mapping(node, deep)  # type: ignore[no-untyped-call,no-any-return]
+        return super().construct_mapping(node, deep)
 
 
 def parse_text(text: str, source: str, suffix: str) -> Any:
@@ -64,14 +68,15 @@ def parse_text(text: str, source: str, suffix: str) -> Any:
         except RecursionError:
             raise CaseValidationError(["not valid JSON: nested too deeply"], source) from None
     try:
-        return yaml.load(text, Loader=_CaseLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or "could not parse"
         raise CaseValidationError([f"not valid YAML: {where}{problem}"], source) from None
     except ValueError as exc:  # e.g. `2026-02-30` read as a date, or a 5000-digit integer
-        raise CaseValidationError([f"not valid YAML: {exc}"], source) from None
+        problem = "a number is too long" if "integer string conversion" in str(exc) else exc
+        raise CaseValidationError([f"not valid YAML: {problem}"], source) from None
     except RecursionError:
         raise CaseValidationError(["not valid YAML: nested too deeply"], source) from None
 

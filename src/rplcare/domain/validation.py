@@ -149,6 +149,8 @@ def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
             problems.append(f"{where}.value: {t.code} takes a result, not a numeric value")
         if t.date > as_of:
             problems.append(f"{where}.date: after as_of ({as_of})")
+        if birth is not None and t.date < birth:
+            problems.append(f"{where}.date: before the patient's birth_date ({birth})")
         if t.pregnancy is not None:
             if t.pregnancy >= len(case.pregnancies):
                 problems.append(
