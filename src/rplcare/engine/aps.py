@@ -98,13 +98,13 @@ def _laboratory(case: Case, kb: KnowledgeBase, f: Findings) -> _Lab:
     return lab
 
 
-def _abnormal_tissue(case: Case) -> set[int]:
+def _abnormal_tissue(case: Case, kb: KnowledgeBase) -> set[int]:
+    """Pregnancies whose tissue showed a chromosomal abnormality (another explanation)."""
+    abnormal = kb.vocabulary.tests["poc_karyotype"].abnormal
     return {
         t.pregnancy
         for t in case.tests
-        if t.code == "poc_karyotype"
-        and t.pregnancy is not None
-        and t.result in {"aneuploid", "unbalanced_structural"}
+        if t.code == "poc_karyotype" and t.pregnancy is not None and t.result in abnormal
     }
 
 
@@ -114,7 +114,7 @@ def _clinical(
     early = kb.threshold("aps.early_loss_before_weeks")
     late = kb.threshold("aps.fetal_death_from_weeks")
     needed = kb.threshold("aps.consecutive_early_losses")
-    explained = _abnormal_tissue(case)
+    explained = _abnormal_tissue(case, kb)
     events: list[Event] = []
     evidence: list[str] = []
     fetal = [

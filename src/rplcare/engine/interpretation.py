@@ -23,11 +23,22 @@ from rplcare.engine.evidence import (
 )
 from rplcare.knowledge.loader import KnowledgeBase
 
-_CONGENITAL = {"septate", "bicorporeal", "unicornuate"}
-_ACQUIRED = {"submucous_fibroid", "endometrial_polyp", "intrauterine_adhesions"}
-_REARRANGEMENTS = {"balanced_translocation", "robertsonian_translocation", "inversion"}
-_THROMBOPHILIA_VARIANTS = ("factor_v_leiden", "prothrombin_g20210a")
-_THROMBOPHILIA_LEVELS = ("protein_s", "protein_c", "antithrombin")
+
+def _maps_to(kb: KnowledgeBase, t: TestResult, category: str, *, certain: bool = True) -> bool:
+    """Whether this result establishes (or, with certain=False, suggests) the cause category;
+    the result-to-category map lives in vocabulary.yaml."""
+    spec = kb.vocabulary.tests[t.code]
+    table = spec.abnormal if certain else spec.uncertain
+    return t.result is not None and table.get(t.result) == category
+
+
+def _panel(kb: KnowledgeBase, category: str) -> list[str]:
+    """Test codes whose results can point to the cause category."""
+    return [
+        code
+        for code, spec in kb.vocabulary.tests.items()
+        if category in {*spec.abnormal.values(), *spec.uncertain.values()}
+    ]
 
 
 def _tsh_above(tsh: TestResult, kb: KnowledgeBase) -> bool | None:
@@ -107,7 +118,7 @@ def _uterus(case: Case, kb: KnowledgeBase, f: Findings) -> None:
             f.skip(cat, "no uterine imaging result")
         return
     seen = shown(img) + (f" by {img.method}" if img.method else "")
-    if img.result in _CONGENITAL:
+    if _maps_to(kb, img, "congenital_uterine_anomaly"):
         f.add(
             "congenital_uterine_anomaly",
             Status.CONFIRMED,
@@ -119,7 +130,7 @@ def _uterus(case: Case, kb: KnowledgeBase, f: Findings) -> None:
         )
     else:
         f.add("congenital_uterine_anomaly", Status.EXCLUDED, [seen])
-    if img.result in _ACQUIRED:
+    if _maps_to(kb, img, "acquired_uterine_lesion"):
         f.add("acquired_uterine_lesion", Status.CONFIRMED, [seen, statement(kb, "uterus.acquired")])
     else:
         f.add("acquired_uterine_lesion", Status.EXCLUDED, [seen])
@@ -129,7 +140,7 @@ def _genetics(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> N
     poc = results(case, "poc_karyotype")
     f.facts["result.poc_karyotype"] = poc[-1].result if poc else "none"
     f.facts["poc.unbalanced_found"] = any(t.result == "unbalanced_structural" for t in poc)
-    abnormal_poc = [t for t in poc if t.result in {"aneuploid", "unbalanced_structural"}]
+    abnormal_poc = [t for t in poc if _maps_to(kb, t, "embryonic_chromosomal_abnormality")]
     usable = [t for t in poc if t.result != "failed"]
     if abnormal_poc:
         f.add(
@@ -145,8 +156,9 @@ def _genetics(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> N
 
     karyotypes = [t for c in ("karyotype_female", "karyotype_male") if (t := latest(case, c))]
     unbalanced = [t for t in poc if t.result == "unbalanced_structural"]
-    abnormal = [t for t in karyotypes if t.result in _REARRANGEMENTS]
-    other = [t for t in karyotypes if t.result == "other_abnormal"]
+    rearrangement = "parental_chromosomal_rearrangement"
+    abnormal = [t for t in karyotypes if _maps_to(kb, t, rearrangement)]
+    other = [t for t in karyotypes if _maps_to(kb, t, rearrangement, certain=False)]
     evidence = [
         shown(t) + (f" ({t.detail})" if t.detail else "") for t in [*abnormal, *other, *unbalanced]
     ]
@@ -168,13 +180,13 @@ def _genetics(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> N
 
 
 def _thrombophilia(case: Case, kb: KnowledgeBase, f: Findings) -> None:
-    variants = [t for c in _THROMBOPHILIA_VARIANTS if (t := latest(case, c))]
-    levels = [t for c in _THROMBOPHILIA_LEVELS if (t := latest(case, c))]
-    if not variants and not levels:
-        f.skip("hereditary_thrombophilia", "not tested (not routinely recommended)")
+    category = "hereditary_thrombophilia"
+    tested = [t for c in _panel(kb, category) if (t := latest(case, c))]
+    if not tested:
+        f.skip(category, "not tested (not routinely recommended)")
         return
-    carriers = [t for t in variants if t.result in {"heterozygous", "homozygous", "positive"}]
-    low = [t for t in levels if t.result == "low"]
+    carriers = [t for t in tested if _maps_to(kb, t, category)]
+    low = [t for t in tested if _maps_to(kb, t, category, certain=False)]
     note = statement(kb, "thrombophilia.weak_association")
     if carriers:
         f.add("hereditary_thrombophilia", Status.CONFIRMED, [*map(shown, carriers + low), note])
@@ -189,7 +201,7 @@ def _thrombophilia(case: Case, kb: KnowledgeBase, f: Findings) -> None:
             ],
         )
     else:
-        f.add("hereditary_thrombophilia", Status.EXCLUDED, [*map(shown, variants + levels)])
+        f.add(category, Status.EXCLUDED, [*map(shown, tested)])
 
 
 def _flagged(case: Case, kb: KnowledgeBase, f: Findings, code: str, category: str) -> None:

@@ -244,6 +244,10 @@ def cross_check(kb: KnowledgeBase) -> list[str]:
     yield_unexplained = kb.unexplained.citation.ref
     if yield_unexplained not in kb.references:
         problems.append(f"findings.yaml unexplained: citation {yield_unexplained!r} unknown")
+    for code, spec in kb.vocabulary.tests.items():
+        for result, cat in [*spec.abnormal.items(), *spec.uncertain.items()]:
+            if result not in spec.results or cat not in causes:
+                problems.append(f"vocabulary test {code!r}: {result!r} -> {cat!r} is not valid")
     used_tests = {i.test for i in kb.investigations}
     for code, spec in kb.vocabulary.tests.items():
         if not spec.in_case_vocabulary and code not in used_tests:

@@ -188,6 +188,9 @@ class TestCode(_Frozen):
     results: list[str] = Field(default_factory=list)
     units: list[str] = Field(default_factory=list)
     in_case_vocabulary: bool = True
+    # result -> cause category it establishes (`abnormal`) or only suggests (`uncertain`)
+    abnormal: dict[str, str] = Field(default_factory=dict)
+    uncertain: dict[str, str] = Field(default_factory=dict)
 
 
 class Limits(_Frozen):
