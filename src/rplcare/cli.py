@@ -10,18 +10,14 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from rplcare.engine.assess import assess
 from rplcare.errors import CaseValidationError, InputError, KnowledgeError, RplcareError
-from rplcare.io import load_case
-from rplcare.knowledge.loader import load_knowledge
-from rplcare.knowledge.schema import Investigation, Treatment
-from rplcare.report.text import render
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="Decision support for recurrent pregnancy loss. Supports, never replaces, a clinician.",
@@ -31,6 +27,8 @@ app = typer.Typer(
 )
 knowledge_app = typer.Typer(help="Show and check the cited knowledge base.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
+model_app = typer.Typer(help="Fit and validate the prognosis model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 
 class Format(StrEnum):
@@ -39,6 +37,8 @@ class Format(StrEnum):
 
 
 def _out() -> Console:
+    from rich.console import Console
+
     # No markup or emoji codes: case text (ids, test details) must print as written, and a
     # stray "[/x]" in it must not crash the report.
     return Console(
@@ -47,6 +47,8 @@ def _out() -> Console:
 
 
 def _fail(exc: RplcareError) -> typer.Exit:
+    from rich.console import Console
+
     err = Console(stderr=True, highlight=False, width=100, markup=False, emoji=False)
     if isinstance(exc, CaseValidationError):
         where = f"{exc.source}: " if exc.source else ""
@@ -76,6 +78,11 @@ def assess_command(
     ] = None,
 ) -> None:
     """Classify, plan the work-up, interpret results and propose a cited care plan."""
+    from rplcare.engine.assess import assess
+    from rplcare.io import load_case
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.report.text import render
+
     try:
         kb = load_knowledge()
         if guideline is not None and guideline not in kb.guidelines:
@@ -92,6 +99,8 @@ def assess_command(
 @app.command("validate")
 def validate_command(case_file: CaseArg) -> None:
     """Check a case file against rplcare.case/1 and report every problem."""
+    from rplcare.io import load_case
+
     try:
         case = load_case(case_file)
     except RplcareError as exc:
@@ -110,6 +119,11 @@ def knowledge_list(
     ] = None,
 ) -> None:
     """List every investigation and treatment item with its position, strength and source."""
+    from rich.table import Table
+
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.knowledge.schema import Investigation, Treatment
+
     try:
         kb = load_knowledge()
     except RplcareError as exc:
@@ -144,6 +158,8 @@ def knowledge_list(
 @knowledge_app.command("check")
 def knowledge_check() -> None:
     """Validate every knowledge file against its schema and cross-file invariants."""
+    from rplcare.knowledge.loader import load_knowledge
+
     try:
         kb = load_knowledge()
     except RplcareError as exc:
@@ -161,6 +177,95 @@ def knowledge_check() -> None:
     )
 
 
+class Setting(StrEnum):
+    population = "population"
+    clinic = "clinic"
+
+
+@app.command("risk")
+def risk_command(
+    age: Annotated[float, typer.Option("--age", help="Maternal age in years")],
+    losses: Annotated[
+        int,
+        typer.Option("--losses", help="Consecutive losses since the last birth (or ever)"),
+    ],
+    live_births: Annotated[int, typer.Option("--live-births", help="Previous live births")] = 0,
+    bmi: Annotated[float | None, typer.Option("--bmi", help="Body-mass index, kg/m2")] = None,
+    smoker: Annotated[bool, typer.Option("--smoker", help="Currently smokes")] = False,
+    pcos: Annotated[bool, typer.Option("--pcos", help="Polycystic ovary syndrome")] = False,
+    gestational_days: Annotated[
+        int | None, typer.Option("--gestational-days", help="Current pregnancy: days since LMP")
+    ] = None,
+    heartbeat: Annotated[
+        bool, typer.Option("--heartbeat", help="Current pregnancy: heartbeat seen on a scan")
+    ] = False,
+    setting: Annotated[Setting, typer.Option("--setting")] = Setting.population,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """Quick risk estimate: next pregnancy, and the current one if --gestational-days is given."""
+    from rplcare.prognosis.quick import quick_risk, render_quick
+
+    try:
+        result = quick_risk(
+            age=age,
+            losses=losses,
+            live_births=live_births,
+            bmi=bmi,
+            smoker=smoker,
+            pcos=pcos,
+            gestational_days=gestational_days,
+            heartbeat=heartbeat,
+            setting=setting.value,
+        )
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if format is Format.json:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        render_quick(result, _out())
+
+
+@model_app.command("fit")
+def model_fit(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default: the package)")
+    ] = None,
+) -> None:
+    """Refit both prognosis models to the published data and write the parameters file."""
+    from importlib import resources
+
+    from rplcare.prognosis.fit import fit_all, write_parameters
+
+    target = output or Path(str(resources.files("rplcare.prognosis").joinpath("parameters.json")))
+    doc = fit_all()
+    write_parameters(doc, str(target))
+    nxt, cur = doc["next_pregnancy"], doc["current_pregnancy"]
+    typer.echo(
+        f"wrote {target}: next-pregnancy model converged={nxt['converged']} "
+        f"(-log L {nxt['negative_log_likelihood']:.3f}, {len(nxt['residuals'])} published "
+        f"figures); current-pregnancy model converged={cur['converged']} "
+        f"({len(cur['residuals'])} figures)"
+    )
+
+
+@model_app.command("validate")
+def model_validate(
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Where to write the report")
+    ] = Path("docs"),
+) -> None:
+    """Compare the fitted model with every published figure it was fitted to."""
+    from rplcare.prognosis.validate import validation_report, write_report
+
+    report = validation_report()
+    written = write_report(report, output_dir)
+    _out().print(report.table())
+    typer.echo(
+        f"{report.inside}/{report.total} published figures ({100 * report.share_inside:.0f}%) "
+        f"lie inside the model's 95% prediction interval; wrote {', '.join(map(str, written))}"
+    )
+
+
 def main() -> None:
     """Entry point: no traceback ever reaches the user."""
     try:
@@ -168,8 +273,7 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so briefly, exit 1
-        Console(stderr=True).print(
-            f"internal error ({type(exc).__name__}): {exc}. Please report this with the input.",
-            markup=False,
+        sys.stderr.write(
+            f"internal error ({type(exc).__name__}): {exc}. Please report this with the input.\n"
         )
         sys.exit(1)

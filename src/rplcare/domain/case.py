@@ -65,6 +65,9 @@ class Person(_Strict):
 
 
 class Patient(Person):
+    # Extension to the contract: polycystic ovary syndrome, used by the prognosis model.
+    pcos: Flag | None = None
+
     @model_validator(mode="after")
     def _needs_age(self) -> Patient:
         if self.age is None and self.birth_date is None:

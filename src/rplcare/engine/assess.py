@@ -14,12 +14,17 @@ from rplcare.engine.assessment import (
     CareOut,
     CauseOut,
     CitationOut,
+    CurrentPregnancyOut,
+    CurvePoint,
     DefinitionOut,
     DisagreementOut,
     HistoryOut,
+    NextPregnancyOut,
     NotAssessedOut,
     PatientOut,
     Position,
+    PrognosisOut,
+    RiskOut,
     WorkupOut,
 )
 from rplcare.engine.definitions import Classification, Evaluation, classify
@@ -28,6 +33,8 @@ from rplcare.engine.interpretation import interpret
 from rplcare.engine.planning import CareEntry, WorkupEntry, plan_care, plan_workup
 from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
 from rplcare.knowledge.schema import Citation, Verification
+from rplcare.prognosis import predict
+from rplcare.prognosis.model import Estimate, load_parameters
 
 VERSION = "0.1.0"
 
@@ -129,6 +136,72 @@ def _disagreements(
     return out
 
 
+def _risk(e: Estimate) -> RiskOut:
+    return RiskOut.model_validate(e.as_dict())
+
+
+def history_sequence(history: History) -> str:
+    """Losses (L) and births (B) oldest first; other outcomes carry no miscarriage information."""
+    out = ""
+    for e in history.events:
+        if e.loss_kind is not None:
+            out += "L"
+        elif e.is_birth:
+            out += "B"
+    return out
+
+
+def _prognosis(
+    case: Case, history: History, classifications: dict[str, Classification]
+) -> PrognosisOut:
+    age = age_at(case)
+    met = [gid for gid, c in classifications.items() if c.meets]
+    setting: predict.Setting = "clinic" if met else "population"
+    reason = (
+        f"clinic: RPL definition met ({', '.join(met)})"
+        if met
+        else "population: no RPL definition is met"
+    )
+    life = case.lifestyle
+    nxt = predict.next_pregnancy(
+        age,
+        history_sequence(history),
+        setting,
+        bmi=life.bmi if life else None,
+        smoker=bool(life and life.smoker),
+        pcos=bool(case.patient.pcos),
+    )
+    current = None
+    cp = case.current_pregnancy
+    if cp is not None:
+        c = predict.current_pregnancy(
+            cp.gestational_age_days, cp.heartbeat_seen, history.losses_total, age
+        )
+        current = CurrentPregnancyOut(
+            gestational_age_days=cp.gestational_age_days,
+            heartbeat_seen=cp.heartbeat_seen,
+            previous_losses=history.losses_total,
+            loss_risk_to_12_weeks=_risk(c.loss_to_12_weeks),
+            loss_risk_to_20_weeks=_risk(c.loss_to_20_weeks),
+            curve_to_20_weeks=[CurvePoint(day=int(p["day"]), risk=p["risk"]) for p in c.curve],
+            drivers=list(c.drivers),
+        )
+    params = load_parameters()
+    return PrognosisOut(
+        model_version=params["next_pregnancy"]["model_version"],
+        next_pregnancy=NextPregnancyOut(
+            setting=setting,
+            setting_reason=reason,
+            miscarriage_risk=_risk(nxt.miscarriage_risk),
+            live_birth_chance=_risk(nxt.live_birth_chance),
+            drivers=list(nxt.drivers),
+        ),
+        current_pregnancy=current,
+        interval_method=predict.INTERVAL_METHOD,
+        limits=predict.limits(),
+    )
+
+
 def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = None) -> Assessment:
     """Assess a validated case. Pure: the only clock is `case.as_of`.
 
@@ -201,6 +274,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
             for n in findings.not_assessed
         ],
         care_plan=care,
+        prognosis=_prognosis(case, history, classifications),
         disagreements=_disagreements(workup, care, kb),
         warnings=warnings,
         unverified_items=unverified,

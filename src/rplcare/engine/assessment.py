@@ -115,6 +115,43 @@ class DisagreementOut(_Out):
     positions: list[Position]
 
 
+class RiskOut(_Out):
+    estimate: float
+    interval: list[float]
+    confidence_interval: list[float]
+
+
+class NextPregnancyOut(_Out):
+    setting: Literal["population", "clinic"]
+    setting_reason: str
+    miscarriage_risk: RiskOut
+    live_birth_chance: RiskOut
+    drivers: list[str]
+
+
+class CurvePoint(_Out):
+    day: int
+    risk: float
+
+
+class CurrentPregnancyOut(_Out):
+    gestational_age_days: int
+    heartbeat_seen: bool | None
+    previous_losses: int
+    loss_risk_to_12_weeks: RiskOut
+    loss_risk_to_20_weeks: RiskOut
+    curve_to_20_weeks: list[CurvePoint]
+    drivers: list[str]
+
+
+class PrognosisOut(_Out):
+    model_version: str
+    next_pregnancy: NextPregnancyOut
+    current_pregnancy: CurrentPregnancyOut | None
+    interval_method: str
+    limits: list[str]
+
+
 class PatientOut(_Out):
     age: int
     partner_age: int | None
@@ -133,6 +170,7 @@ class Assessment(_Out):
     causes: list[CauseOut]
     causes_not_assessed: list[NotAssessedOut]
     care_plan: list[CareOut]
+    prognosis: PrognosisOut
     disagreements: list[DisagreementOut]
     warnings: list[str]
     unverified_items: int

@@ -1,0 +1,1 @@
+"""Prognosis: a frailty model of miscarriage risk fitted jointly to published data."""

@@ -1,0 +1,350 @@
+"""Fit the next-pregnancy model jointly to the published data (maximum likelihood).
+
+Every published figure becomes one or more *components*: an observed value on the logit or
+log scale, its sampling standard error, and the model's value for it. Absolute risks from one
+source share a source random effect (SD ``tau_between``) plus a residual (``tau_within``);
+relative measures (odds ratios, ratios of shares) get their own extra spread
+(``tau_relative``). Heterogeneity is estimated with the other parameters, as a random-effects
+meta-analysis would, so the prediction interval carries it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from rplcare.prognosis import frailty
+from rplcare.prognosis.data import (
+    Observation,
+    PublishedData,
+    Setting,
+    load_published_data,
+    prediction_context,
+)
+from rplcare.prognosis.frailty import Array
+from rplcare.prognosis.model import RHO_MAX, TAUS, THETA, age_curve, risk, unpack
+
+MODEL_VERSION = "next-pregnancy/1"
+REFERENCE_AGE = 30.0  # age at which odds ratios are evaluated (ORs were age-adjusted)
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str
+    source: str
+    setting: Setting
+    relative: bool
+    observed: float  # logit risk, or log ratio
+    se: float
+    scale: str  # "logit" or "log"
+    model: Callable[[Array], Array]
+
+
+def _logit_se(events: float, n: float) -> float:
+    p = events / n
+    return float(1.0 / np.sqrt(n * p * (1.0 - p)))
+
+
+def _log_se(ci: list[float]) -> float:
+    return float((np.log(ci[1]) - np.log(ci[0])) / (2 * 1.959963984540054))
+
+
+def age_mix(data: PublishedData) -> list[tuple[float, float]]:
+    """Single-year ages weighted by the Magnus 2019 pregnancies (for sources without ages)."""
+    obs = next(o for o in data.observations if o.id == "magnus-2019.age")
+    mix = []
+    for band in obs.spec["bands"]:
+        lo, hi = band["ages"]
+        years = range(lo, hi + 1)
+        mix += [(float(a), band["n"] / len(years)) for a in years]
+    total = sum(w for _, w in mix)
+    return [(a, w / total) for a, w in mix]
+
+
+def _mixed_risk(
+    theta: Array, mix: list[tuple[float, float]], history: str, setting: Setting
+) -> Array:
+    return sum(w * risk(theta, a, history, setting) for a, w in mix)  # type: ignore[return-value]
+
+
+def _calibrated_eta(theta: Array, target: float) -> Array:
+    """Linear predictor whose population-average risk equals `target` (Newton steps)."""
+    sigma, _, _ = unpack(theta)
+    eta = np.full(theta.shape[0], float(frailty.logit(target)))
+    for _ in range(12):
+        p = frailty.grid_risk(eta, sigma)
+        m = (p * frailty.PRIOR).sum(-1)
+        dm = (p * (1 - p) * frailty.PRIOR).sum(-1)
+        eta = eta - (m - target) / dm
+    return eta
+
+
+def components(data: PublishedData) -> list[Component]:
+    mix = age_mix(data)
+    out: list[Component] = []
+    for o in data.observations:
+        out += _components_of(o, mix)
+    return out
+
+
+def _history(k: int, births: int) -> str:
+    return "B" * births + "L" * k
+
+
+def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Component]:
+    s = o.spec
+    setting: Setting = o.setting
+
+    def comp(
+        suffix: str, relative: bool, y: float, se: float, scale: str, fn: Callable[[Array], Array]
+    ) -> Component:
+        return Component(o.id + suffix, o.source, setting, relative, y, se, scale, fn)
+
+    if o.kind == "risk_by_age":
+        result = []
+        for band in s["bands"]:
+            lo, hi = band["ages"]
+            ages = [float(a) for a in range(lo, hi + 1)]
+
+            def fn(theta: Array, ages: list[float] = ages) -> Array:
+                r = sum(risk(theta, a, "", setting) for a in ages) / len(ages)
+                return frailty.logit(r)
+
+            y = float(frailty.logit(band["events"] / band["n"]))
+            result.append(
+                comp(f"[{lo}-{hi}]", False, y, _logit_se(band["events"], band["n"]), "logit", fn)
+            )
+        return result
+    if o.kind == "risk":
+        history = _history(s["k"], s["births"])
+        age = s.get("age")
+
+        def fn_risk(theta: Array) -> Array:
+            if age is None:
+                return frailty.logit(_mixed_risk(theta, mix, history, setting))
+            return frailty.logit(risk(theta, float(age), history, setting))
+
+        y = float(frailty.logit(s["events"] / s["n"]))
+        return [comp("", False, y, _logit_se(s["events"], s["n"]), "logit", fn_risk)]
+    if o.kind == "risk_ci":
+        lo, hi = s["ci"]
+        se = float((frailty.logit(hi) - frailty.logit(lo)) / (2 * 1.959963984540054))
+
+        def fn_mix(theta: Array) -> Array:
+            return frailty.logit(_mixed_risk(theta, mix, "", setting))
+
+        return [comp("", False, float(frailty.logit(s["estimate"])), se, "logit", fn_mix)]
+    if o.kind == "odds_ratio":
+        k, k_ref = s["k"], s["k_ref"]
+
+        def fn_or(theta: Array) -> Array:
+            r1 = risk(theta, REFERENCE_AGE, "L" * k, setting)
+            r0 = risk(theta, REFERENCE_AGE, "L" * k_ref, setting)
+            return frailty.logit(r1) - frailty.logit(r0)
+
+        return [comp("", True, float(np.log(s["estimate"])), _log_se(s["ci"]), "log", fn_or)]
+    if o.kind == "risk_ratio_live_birth":
+        k, rr_age = s["k"], float(s["age"])
+
+        def fn_rr(theta: Array) -> Array:
+            r1 = risk(theta, rr_age, "L" * (k + 1), setting)
+            r0 = risk(theta, rr_age, "L" * k, setting)
+            return np.log1p(-r1) - np.log1p(-r0)
+
+        return [comp("", True, float(np.log(s["estimate"])), _log_se(s["ci"]), "log", fn_rr)]
+    if o.kind == "irr_loss_before_birth":
+        k, irr_age = s["k"], float(s["age"])
+
+        def fn_irr(theta: Array) -> Array:
+            with_loss = risk(theta, irr_age, "LB" + "L" * k, setting)
+            without = risk(theta, irr_age, "B" + "L" * k, setting)
+            return np.log(with_loss) - np.log(without)
+
+        return [comp("", True, float(np.log(s["estimate"])), _log_se(s["ci"]), "log", fn_irr)]
+    if o.kind == "lifetime_losses":
+        shares = s["shares"]
+        target = s["per_pregnancy_risk"]
+
+        def shares_fn(theta: Array) -> Array:
+            sigma, _, lam = unpack(theta)
+            return frailty.lifetime_loss_shares(_calibrated_eta(theta, target), sigma, lam)
+
+        result = []
+        for k in range(len(shares) - 1):
+
+            def fn_share(theta: Array, k: int = k) -> Array:
+                p = shares_fn(theta)
+                return np.log(p[:, k + 1]) - np.log(p[:, k])
+
+            y = float(np.log(shares[k + 1] / shares[k]))
+            result.append(comp(f"[{k + 1}v{k}]", True, y, 0.0, "log", fn_share))
+        return result
+    if o.kind == "prevalence_ratio":
+        j, i = s["j"], s["i"]
+        est_j, est_i = s["estimate"]
+        se = float(np.hypot(_log_se(s["ci_j"]), _log_se(s["ci_i"])))
+        target = s["per_pregnancy_risk"]
+
+        def fn_prev(theta: Array) -> Array:
+            sigma, _, lam = unpack(theta)
+            p = frailty.lifetime_loss_shares(_calibrated_eta(theta, target), sigma, lam, k_max=3)
+            return np.log(p[:, j]) - np.log(p[:, i])
+
+        return [comp("", True, float(np.log(est_j / est_i)), se, "log", fn_prev)]
+    raise ValueError(f"{o.id}: unknown observation kind {o.kind!r}")
+
+
+def _neg_loglik(params: Array, comps: list[Component]) -> float:
+    with np.errstate(all="ignore"):  # far-off trial points may overflow; they score 1e12
+        return _neg_loglik_unguarded(params, comps)
+
+
+def _neg_loglik_unguarded(params: Array, comps: list[Component]) -> float:
+    theta = params[: len(THETA)][None, :]
+    tau_b, tau_w, tau_r = np.exp(params[len(THETA) :])
+    total = 0.0
+    by_source: dict[str, list[tuple[float, float, float]]] = {}
+    for c in comps:
+        m = float(c.model(theta)[0])
+        if not np.isfinite(m):
+            return 1e12
+        if c.relative:
+            var = c.se**2 + tau_r**2
+            total += 0.5 * ((c.observed - m) ** 2 / var + np.log(2 * np.pi * var))
+        else:
+            by_source.setdefault(c.source, []).append((c.observed, m, c.se))
+    for rows in by_source.values():
+        y = np.array([r[0] - r[1] for r in rows])
+        cov = np.diag([r[2] ** 2 + tau_w**2 for r in rows]) + tau_b**2
+        _, logdet = np.linalg.slogdet(cov)
+        total += 0.5 * (y @ np.linalg.solve(cov, y) + logdet + len(rows) * np.log(2 * np.pi))
+    return float(total)
+
+
+START = np.array(
+    [
+        -2.2,
+        0.1,
+        0.8,
+        0.3,
+        np.log(0.8),
+        0.5,
+        np.log(1.5),
+        -0.3,
+        np.log(0.2),
+        np.log(0.1),
+        np.log(0.1),
+    ]
+)
+BOUNDS = [(-6.0, 2.0), (-3.0, 3.0), (-3.0, 3.0), (-3.0, 3.0), (-4.0, 1.5), (0.0, RHO_MAX)]
+BOUNDS += [(-3.0, 3.0), (-4.0, 4.0)] + [(-12.0, 2.0)] * 3
+
+
+def _hessian(f: Callable[[Array], float], x: Array, h: float = 1e-3) -> Array:
+    n = len(x)
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
+            v = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h * h)
+            hess[i, j] = hess[j, i] = v
+    return hess
+
+
+def _at_bound(x: float, lo: float | None, hi: float | None) -> bool:
+    return (lo is not None and x - lo < 1e-6) or (hi is not None and hi - x < 1e-6)
+
+
+def fit(data: PublishedData | None = None) -> dict[str, Any]:
+    """Fit and return the parameters document (what `rplcare model fit` writes)."""
+    data = data or load_published_data()
+    comps = components(data)
+    objective = lambda p: _neg_loglik(p, comps)  # noqa: E731
+    best = minimize(objective, START, method="L-BFGS-B", bounds=BOUNDS)
+    best = minimize(objective, best.x, method="L-BFGS-B", bounds=BOUNDS)  # restart: polish
+    free = [i for i, (lo, hi) in enumerate(BOUNDS) if not _at_bound(best.x[i], lo, hi)]
+    hess = _hessian(objective, best.x)[np.ix_(free, free)]
+    cov_free = np.linalg.inv(hess)
+    cov_all = np.zeros((len(best.x), len(best.x)))
+    cov_all[np.ix_(free, free)] = cov_free
+    n_theta = len(THETA)
+    theta = best.x[:n_theta]
+    taus = np.exp(best.x[n_theta:])
+    residuals = [
+        {
+            "id": c.id,
+            "source": c.source,
+            "setting": c.setting,
+            "scale": c.scale,
+            "observed": c.observed,
+            "model": float(c.model(theta[None, :])[0]),
+            "se": c.se,
+        }
+        for c in comps
+    ]
+    return {
+        "model_version": MODEL_VERSION,
+        "data_sha256": sha256(data.raw_text.encode()).hexdigest(),
+        "method": (
+            "maximum likelihood (L-BFGS-B within bounds); covariance = inverse observed "
+            "information (finite differences); parameters on a bound get no variance"
+        ),
+        "negative_log_likelihood": float(best.fun),
+        "converged": bool(best.success),
+        "at_bound": [name for i, name in enumerate([*THETA, *TAUS]) if i not in free],
+        "parameters": {name: float(v) for name, v in zip(THETA, theta, strict=True)},
+        "heterogeneity_sd": {
+            "between": float(taus[0]),
+            "within": float(taus[1]),
+            "relative": float(taus[2]),
+        },
+        "covariance": cov_all[:n_theta, :n_theta].tolist(),
+        "standard_errors": {
+            name: float(np.sqrt(max(cov_all[i, i], 0.0))) for i, name in enumerate([*THETA, *TAUS])
+        },
+        "residuals": residuals,
+    }
+
+
+def fit_all() -> dict[str, Any]:
+    """Both models, as one versioned document."""
+    from importlib import resources
+
+    import yaml
+
+    from rplcare.prognosis.current import fit_current
+
+    data = load_published_data()
+    raw = yaml.safe_load(
+        resources.files("rplcare.prognosis").joinpath("sources.yaml").read_text("utf-8")
+    )
+    return {
+        "schema": "rplcare.prognosis-parameters/1",
+        "data_sha256": sha256(data.raw_text.encode()).hexdigest(),
+        "next_pregnancy": fit(data),
+        "current_pregnancy": fit_current(raw["current_pregnancy"]),
+        "context": prediction_context(data),
+    }
+
+
+def write_parameters(doc: dict[str, Any], path: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
+
+
+def derived_summary(doc: dict[str, Any]) -> dict[str, float]:
+    theta = np.array([doc["parameters"][n] for n in THETA])[None, :]
+    sigma, rho, lam = unpack(theta)
+    return {
+        "sigma": float(sigma[0]),
+        "rho": float(rho[0]),
+        "lambda": float(lam[0]),
+        "eta30": float(age_curve(theta, 30.0)[0]),
+    }

@@ -1,0 +1,161 @@
+"""Turn the fitted model into the `prognosis` block: estimates, intervals, drivers in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rplcare.prognosis.data import Setting
+
+__all__ = ["Setting", "current_pregnancy", "next_pregnancy"]
+from rplcare.prognosis.model import Estimate, FittedModel, load_model
+
+INTERVAL_METHOD = (
+    "confidence_interval: delta method on the logit scale with the maximum-likelihood "
+    "covariance (parameter uncertainty); interval: 95% prediction interval for a new "
+    "population of this setting, adding the heterogeneity between and within sources "
+    "estimated in the fit"
+)
+
+
+def limits() -> list[str]:
+    """The model's known limits, as stated in sources.yaml."""
+    return list(load_model().context["limits"])
+
+
+@dataclass(frozen=True)
+class NextPregnancy:
+    setting: Setting
+    miscarriage_risk: Estimate
+    live_birth_chance: Estimate
+    drivers: tuple[str, ...]
+
+
+def history_string(losses_since_birth: int, births: int, losses_before: int = 0) -> str:
+    """Oldest first: losses before the births, the births, then the run of recent losses."""
+    return "L" * losses_before + "B" * births + "L" * losses_since_birth
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def next_pregnancy(
+    age: float,
+    history: str,
+    setting: Setting,
+    *,
+    bmi: float | None = None,
+    smoker: bool = False,
+    pcos: bool = False,
+    model: FittedModel | None = None,
+) -> NextPregnancy:
+    model = model or load_model()
+    risk = model.predict(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos)
+    other = model.other_loss_risk(age)
+    lb = risk.complement()
+    live = Estimate(
+        max(lb.estimate - other, 0.0),
+        (max(lb.confidence_interval[0] - other, 0.0), max(lb.confidence_interval[1] - other, 0.0)),
+        (max(lb.interval[0] - other, 0.0), max(lb.interval[1] - other, 0.0)),
+    )
+    return NextPregnancy(
+        setting,
+        risk,
+        live,
+        tuple(_drivers(model, age, history, setting, risk, bmi, smoker, pcos, other)),
+    )
+
+
+def _drivers(
+    model: FittedModel,
+    age: float,
+    history: str,
+    setting: Setting,
+    final: Estimate,
+    bmi: float | None,
+    smoker: bool,
+    pcos: bool,
+    other: float,
+) -> list[str]:
+    base = model.predict(age, "", "population").estimate
+    out = [
+        f"age {age:g}: {_pct(base)} for a pregnancy at this age with no earlier pregnancies "
+        "(registry data)"
+    ]
+    recent = len(history) - len(history.rstrip("L"))
+    births = history.count("B")
+    if history:
+        with_history = model.predict(age, history, "population").estimate
+        parts = []
+        if recent:
+            parts.append(f"{recent} loss{'es' if recent != 1 else ''} since the last birth")
+        if births:
+            parts.append(f"{births} earlier birth{'s' if births != 1 else ''}")
+        before = history.rstrip("L").count("L")
+        if before:
+            parts.append(f"{before} loss{'es' if before != 1 else ''} before a birth")
+        rho = model.info["parameters"]["rho"]
+        out.append(
+            f"{', '.join(parts)}: {_pct(with_history)} (each loss raises the estimated "
+            f"tendency to miscarry; a birth renews it, keeping a fitted share of {rho:.2f})"
+        )
+    if setting == "clinic":
+        clinic = model.predict(age, history, "clinic").estimate
+        out.append(
+            f"RPL-clinic setting: {_pct(clinic)}; couples seen in RPL clinics after a work-up "
+            "miscarry less than registry figures for the same history suggest"
+        )
+    effects = []
+    if bmi is not None:
+        effects.append(f"BMI {bmi:g}")
+    if smoker:
+        effects.append("smoking")
+    if pcos:
+        effects.append("PCOS")
+    if effects:
+        out.append(f"{', '.join(effects)}: {_pct(final.estimate)} after the cited effects")
+    out.append(
+        f"live-birth chance also subtracts ectopic pregnancy and stillbirth ({_pct(other)} at "
+        "this age, Nybo Andersen 2000)"
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class CurrentPregnancy:
+    loss_to_12_weeks: Estimate
+    loss_to_20_weeks: Estimate
+    curve: list[dict[str, float]]
+    drivers: tuple[str, ...]
+
+
+def current_pregnancy(
+    day: int, heartbeat: bool | None, previous_losses: int, age: float
+) -> CurrentPregnancy:
+    from rplcare.prognosis.current import WEEK_12, WEEK_20, load_current_model
+
+    model = load_current_model()
+    seen = bool(heartbeat)
+    to12 = model.predict(day, WEEK_12, seen, previous_losses, age)
+    to20 = model.predict(day, WEEK_20, seen, previous_losses, age)
+    weeks, days = divmod(day, 7)
+    drivers = [
+        f"gestation {weeks} weeks {days} days: risk falls with every week the pregnancy continues",
+        (
+            "heartbeat seen: risk after a seen heartbeat (Tong 2008, JMFNM 2022, Westin 2007)"
+            if seen
+            else "heartbeat not (yet) confirmed: background risk without that reassurance "
+            "(Ammon Avalos 2012); a scan that looked for a heartbeat and did not find one "
+            "needs clinical review, which this model does not replace"
+        ),
+    ]
+    if previous_losses:
+        per_loss = float(np.exp(model.params[-1]))
+        drivers.append(
+            f"{previous_losses} previous loss{'es' if previous_losses != 1 else ''}: fitted "
+            f"odds ratio {per_loss:.2f} per loss"
+        )
+    drivers.append(f"age {age:g}: the registry age curve, relative to age 30")
+    return CurrentPregnancy(to12, to20, model.curve(seen, previous_losses, age), tuple(drivers))
