@@ -20,6 +20,7 @@ install: $(VENV)/.synced
 
 run: install
 	@for f in examples/*.json; do $(VENV)/bin/rplcare assess "$$f" || exit 1; done
+	$(VENV)/bin/rplcare risk --age 34 --losses 3 --gestational-days 56 --heartbeat
 
 lint: install
 	$(VENV)/bin/ruff check .

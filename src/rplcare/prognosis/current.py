@@ -30,6 +30,7 @@ PARAMS = ("c0", "c1", "c2", "c3_unconfirmed", "c4_unconfirmed_slope", "gamma_per
 LAST_DAY = 175  # hazards are modelled through 24 completed weeks (Westin follows to 25 weeks)
 WEEK_12 = 84
 WEEK_20 = 140
+CURVE_FROM_DAY = 35  # charts start at 5 weeks
 
 
 def weekly_hazard(params: Array, heartbeat: bool, losses: int, age_shift: float) -> Array:
@@ -97,12 +98,15 @@ class CurrentModel:
         self, heartbeat: bool, losses: int, age: float, to_day: int = WEEK_20
     ) -> list[dict[str, float]]:
         """Risk of loss from each day (5 to 20 weeks) until `to_day`, for charts."""
-        shift = self.age_shift(age)
-        days = range(35, to_day)
-        values = [
-            float(risk_between(self.params, d, to_day, heartbeat, losses, shift)[0]) for d in days
+        h = weekly_hazard(self.params, heartbeat, losses, self.age_shift(age))[0]
+        days = np.arange(CURVE_FROM_DAY, to_day)
+        daily = np.log1p(-h[days // 7]) / 7.0
+        # log-survival from each day to `to_day`: reversed cumulative sum of the daily terms
+        remaining = np.cumsum(daily[::-1])[::-1]
+        risks = -np.expm1(remaining)
+        return [
+            {"day": int(d), "risk": round(float(r), 5)} for d, r in zip(days, risks, strict=True)
         ]
-        return [{"day": d, "risk": round(v, 5)} for d, v in zip(days, values, strict=True)]
 
 
 def _components(spec: dict[str, Any]) -> list[tuple[str, float, Any]]:

@@ -54,11 +54,14 @@ def next_pregnancy(
     model = model or load_model()
     risk = model.predict(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos)
     other = model.other_loss_risk(age)
+    # No miscarriage, and then no ectopic pregnancy or stillbirth (applied as a proportion so
+    # that the chance never goes negative and falls whenever the miscarriage risk rises).
     lb = risk.complement()
+    keep = 1.0 - other
     live = Estimate(
-        max(lb.estimate - other, 0.0),
-        (max(lb.confidence_interval[0] - other, 0.0), max(lb.confidence_interval[1] - other, 0.0)),
-        (max(lb.interval[0] - other, 0.0), max(lb.interval[1] - other, 0.0)),
+        lb.estimate * keep,
+        (lb.confidence_interval[0] * keep, lb.confidence_interval[1] * keep),
+        (lb.interval[0] * keep, lb.interval[1] * keep),
     )
     return NextPregnancy(
         setting,
@@ -117,8 +120,8 @@ def _drivers(
     if effects:
         out.append(f"{', '.join(effects)}: {_pct(final.estimate)} after the cited effects")
     out.append(
-        f"live-birth chance also subtracts ectopic pregnancy and stillbirth ({_pct(other)} at "
-        "this age, Nybo Andersen 2000)"
+        f"live-birth chance also allows for ectopic pregnancy and stillbirth ({_pct(other)} of "
+        "pregnancies at this age, Nybo Andersen 2000)"
     )
     return out
 

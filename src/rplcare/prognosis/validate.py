@@ -38,6 +38,11 @@ class Row:
     model: float
     residual: float  # model - published, on the logit / log scale
     interval: tuple[float, float]
+    sd: float  # predictive SD of the figure on the logit / log scale
+
+    @property
+    def z(self) -> float:
+        return self.residual / self.sd
 
     @property
     def inside(self) -> bool:
@@ -109,6 +114,7 @@ def _next_rows() -> list[Row]:
                 _back(centre, c.scale),
                 centre - c.observed,
                 (_back(centre - half, c.scale), _back(centre + half, c.scale)),
+                float(np.sqrt(var)),
             )
         )
     return rows
@@ -139,6 +145,7 @@ def _current_rows() -> list[Row]:
                 _back(centre, scale),
                 centre - observed,
                 (_back(centre - half, scale), _back(centre + half, scale)),
+                float(np.sqrt(var)),
             )
         )
     return rows
