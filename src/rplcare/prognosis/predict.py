@@ -100,9 +100,14 @@ def _drivers(
         if before:
             parts.append(f"{before} loss{'es' if before != 1 else ''} before a birth")
         rho = model.info["parameters"]["rho"]
+        renewal = (
+            "a birth resets it: in the fitted model losses before a birth carry no weight"
+            if rho < 0.005
+            else f"a birth renews it, keeping a fitted share of {rho:.2f}"
+        )
         out.append(
             f"{', '.join(parts)}: {_pct(with_history)} (each loss raises the estimated "
-            f"tendency to miscarry; a birth renews it, keeping a fitted share of {rho:.2f})"
+            f"tendency to miscarry; {renewal})"
         )
     if setting == "clinic":
         clinic = model.predict(age, history, "clinic").estimate

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from rplcare.engine.assessment import Assessment
+from rplcare.engine.assessment import Assessment, RiskOut
 
 _REC_STYLE = {"recommended": "green", "consider": "yellow", "not_recommended": "red"}
 _STATUS_STYLE = {"to_do": "bold", "done": "dim", "repeat": "bold magenta", "not_indicated": "dim"}
@@ -86,6 +86,38 @@ def _care(a: Assessment) -> Table:
     return t
 
 
+def _pct(e: RiskOut) -> str:
+    lo, hi = e.interval
+    clo, chi = e.confidence_interval
+    return (
+        f"{100 * e.estimate:.1f}%  (95% prediction interval {100 * lo:.1f}-{100 * hi:.1f}%; "
+        f"confidence interval {100 * clo:.1f}-{100 * chi:.1f}%)"
+    )
+
+
+def _prognosis(a: Assessment) -> Panel:
+    p = a.prognosis
+    n = p.next_pregnancy
+    lines = [
+        f"Next pregnancy ({n.setting_reason})",
+        f"  miscarriage: {_pct(n.miscarriage_risk)}",
+        f"  live birth:  {_pct(n.live_birth_chance)}",
+        *(f"  - {d}" for d in n.drivers),
+    ]
+    c = p.current_pregnancy
+    if c is not None:
+        weeks, days = divmod(c.gestational_age_days, 7)
+        lines += [
+            f"Current pregnancy ({weeks} weeks {days} days, heartbeat "
+            f"{'seen' if c.heartbeat_seen else 'not confirmed'})",
+            f"  loss before 12 weeks: {_pct(c.loss_risk_to_12_weeks)}",
+            f"  loss before 20 weeks: {_pct(c.loss_risk_to_20_weeks)}",
+            *(f"  - {d}" for d in c.drivers),
+        ]
+    lines.append("Limits: " + " ".join(p.limits))
+    return Panel("\n".join(lines), title=f"Prognosis ({p.model_version})")
+
+
 def render(a: Assessment, console: Console) -> None:
     h = a.history
     head = Text(f"rplcare assessment  {a.case_id or ''}\n", style="bold")
@@ -102,6 +134,7 @@ def render(a: Assessment, console: Console) -> None:
         console.print(table)
     console.print(_causes(a))
     console.print(_care(a))
+    console.print(_prognosis(a))
     if a.disagreements:
         lines = [
             f"{d.topic}: "
