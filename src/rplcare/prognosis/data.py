@@ -30,6 +30,17 @@ class FixedEffect:
     source: str
     centre: float | None = None
 
+    @classmethod
+    def from_mapping(cls, name: str, e: dict[str, Any]) -> FixedEffect:
+        """From sources.yaml or the context block of parameters.json (same keys)."""
+        return cls(
+            name=name,
+            odds_ratio=float(e["odds_ratio"]),
+            outcome=e["outcome"],
+            source=e["source"],
+            centre=e.get("centre"),
+        )
+
 
 @dataclass(frozen=True)
 class OtherLossBand:
@@ -91,16 +102,7 @@ def load_published_data() -> PublishedData:
             observations.append(
                 Observation(obs["id"], name, source["setting"], obs["kind"], obs["tag"], spec)
             )
-    effects = {
-        name: FixedEffect(
-            name=name,
-            odds_ratio=float(e["odds_ratio"]),
-            outcome=e["outcome"],
-            source=e["source"],
-            centre=e.get("centre"),
-        )
-        for name, e in raw["fixed_effects"].items()
-    }
+    effects = {name: FixedEffect.from_mapping(name, e) for name, e in raw["fixed_effects"].items()}
     other = raw["other_losses_by_age"]
     bands = tuple(
         OtherLossBand(b["ages"][0], b["ages"][1], float(b["ectopic"]) + float(b["stillbirth"]))

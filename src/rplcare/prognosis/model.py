@@ -156,14 +156,7 @@ def model_from_json(data: dict[str, Any], context: dict[str, Any]) -> FittedMode
         covariance=np.array(data["covariance"], dtype=float),
         taus={k: float(v) for k, v in data["heterogeneity_sd"].items()},
         effects={
-            name: FixedEffect(
-                name=name,
-                odds_ratio=float(e["odds_ratio"]),
-                outcome=e["outcome"],
-                source=e["source"],
-                centre=e["centre"],
-            )
-            for name, e in context["fixed_effects"].items()
+            name: FixedEffect.from_mapping(name, e) for name, e in context["fixed_effects"].items()
         },
         info=data,
         context=context,
