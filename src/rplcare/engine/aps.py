@@ -132,7 +132,7 @@ def _clinical(
     if fetal:
         events += fetal
         evidence.append(
-            f"clinical criterion (a) met: fetal death at or after 10 weeks in "
+            f"clinical criterion (a) met: fetal death at or after {late.value:g} weeks in "
             f"{', '.join(e.describe() for e in fetal)}; the criterion needs a morphologically "
             f"normal fetus and no other explanation, which the case does not record "
             f"{threshold_text(kb, 'aps.fetal_death_from_weeks')}"
@@ -141,7 +141,7 @@ def _clinical(
     run = history.longest_consecutive_run(early_losses)
     if needed.holds(len(run)):
         biochemical = sum(e.loss_kind is LossKind.BIOCHEMICAL for e in run)
-        counted = f"{len(run)} consecutive losses before 10 weeks"
+        counted = f"{len(run)} consecutive losses before {early.value:g} weeks"
         if biochemical:
             counted += f" ({biochemical} biochemical, counted as pre-embryonic losses)"
         rule = kb.aps_criterion_c_requires_excluded
@@ -163,13 +163,11 @@ def _clinical(
             )
     elif not fetal:
         evidence.append(
-            f"clinical criterion not met: longest run of consecutive losses before 10 weeks is "
+            f"clinical criterion not met: longest run of consecutive losses before "
+            f"{early.value:g} weeks is "
             f"{len(run)} {threshold_text(kb, 'aps.consecutive_early_losses')}"
         )
-    evidence.append(
-        "criterion (b), preterm birth before 34 weeks for severe pre-eclampsia or placental "
-        "insufficiency, cannot be assessed from the case"
-    )
+    evidence.append(statement(kb, "aps.criterion_b_not_assessed"))
     return events, evidence
 
 
@@ -183,11 +181,12 @@ def _timing_problem(lab: _Lab, events: list[Event], kb: KnowledgeBase) -> str | 
             f"{threshold_text(kb, 'aps.max_years_between_event_and_test')}"
         )
     weeks = abs((max(lab.positives) - last_event).days) / DAYS_PER_WEEK
-    if not kb.threshold("aps.persistence_weeks").holds(weeks):
+    interval = kb.threshold("aps.persistence_weeks")
+    if not interval.holds(weeks):
         return (
             f"the latest positive test is only {weeks:.0f} weeks from the clinical event; "
-            f"Sydney advises against classifying when under 12 weeks separate them "
-            f"{threshold_text(kb, 'aps.persistence_weeks')}"
+            f"Sydney advises against classifying when under {interval.value:g} weeks separate "
+            f"them {threshold_text(kb, 'aps.persistence_weeks')}"
         )
     return None
 
