@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run demo-cli test lint typecheck pytest bench clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -19,6 +19,9 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 install: $(VENV)/.synced
 
 run: install
+	$(VENV)/bin/rplcare serve --demo
+
+demo-cli: install
 	@for f in examples/*.json; do $(VENV)/bin/rplcare assess "$$f" || exit 1; done
 	$(VENV)/bin/rplcare risk --age 34 --losses 3 --gestational-days 56 --heartbeat
 

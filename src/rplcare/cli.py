@@ -266,6 +266,52 @@ def model_validate(
     )
 
 
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database named by DATABASE_URL (default: ./rplcare.db)."""
+    from rplcare.web.db import make_engine
+    from rplcare.web.migrate import current_revision, upgrade
+    from rplcare.web.settings import Settings
+
+    engine = make_engine(Settings().database_url)
+    upgrade(engine)
+    typer.echo(f"database at schema revision {current_revision(engine)}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load demo data")] = False,
+) -> None:
+    """Migrate the database, optionally load demo data, and serve the web app."""
+    import uvicorn
+
+    from rplcare.web.app import create_app
+    from rplcare.web.db import make_engine, session_factory, transaction
+    from rplcare.web.migrate import upgrade
+    from rplcare.web.seed import DEMO_USERS, seed_demo
+    from rplcare.web.settings import Settings
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    if demo:
+        if settings.environment == "production":
+            raise _fail(InputError("--demo is refused in production"))
+        with transaction(session_factory(engine)) as session:
+            seeded = seed_demo(session, Path("examples"))
+        typer.echo("demo data loaded" if seeded else "demo data already present")
+        for username, password, role in DEMO_USERS:
+            typer.echo(f"  {role:9s} login: {username} / {password}")
+    typer.echo(f"rplcare is running at http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     """Entry point: no traceback ever reaches the user."""
     try:

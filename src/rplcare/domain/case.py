@@ -88,13 +88,14 @@ class TestResult(_Strict):
     # Not a pytest test class, despite the name.
     __test__ = False
 
-    code: Annotated[str, Field(min_length=1)]
+    # Lengths bound what a record can hold (the web app stores these fields).
+    code: Annotated[str, Field(min_length=1, max_length=40)]
     date: Day
-    result: Annotated[str, Field(min_length=1)] | None = None
+    result: Annotated[str, Field(min_length=1, max_length=40)] | None = None
     value: Annotated[float, Field(allow_inf_nan=False, strict=True)] | None = None
-    unit: str | None = None
-    method: str | None = None
-    detail: str | None = None
+    unit: Annotated[str, Field(max_length=20)] | None = None
+    method: Annotated[str, Field(max_length=60)] | None = None
+    detail: Annotated[str, Field(max_length=2000)] | None = None
     pregnancy: Count | None = None
 
     @model_validator(mode="after")
@@ -125,7 +126,7 @@ class CurrentPregnancy(_Strict):
 class Case(_Strict):
     schema_: Literal["rplcare.case/1"] = Field(alias="schema")
     as_of: Day
-    id: str | None = None
+    id: Annotated[str, Field(max_length=120)] | None = None
     patient: Patient
     partner: Person | None = None
     pregnancies: list[Pregnancy] = Field(default_factory=list)

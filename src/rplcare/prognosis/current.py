@@ -31,6 +31,7 @@ LAST_DAY = 175  # hazards are modelled through 24 completed weeks (Westin follow
 WEEK_12 = 84
 WEEK_20 = 140
 CURVE_FROM_DAY = 35  # charts start at 5 weeks
+MAX_WEEKLY_HAZARD = 1.0 - 1e-12
 
 
 def weekly_hazard(params: Array, heartbeat: bool, losses: int, age_shift: float) -> Array:
@@ -40,11 +41,12 @@ def weekly_hazard(params: Array, heartbeat: bool, losses: int, age_shift: float)
     c0, c1, c2, c3, c4, g = (params[:, i : i + 1] for i in range(6))
     shift = g * losses + age_shift
     after_heartbeat = frailty.expit(c0 + c1 * w + c2 * w**2 + shift)
-    if heartbeat:
-        return after_heartbeat
-    # Before viability is confirmed, an extra hazard of failure that fades with gestation.
-    extra = frailty.expit(c3 + c4 * w + shift)
-    return 1.0 - (1.0 - after_heartbeat) * (1.0 - extra)
+    if not heartbeat:
+        # Before viability is confirmed, an extra hazard of failure that fades with gestation.
+        extra = frailty.expit(c3 + c4 * w + shift)
+        after_heartbeat = 1.0 - (1.0 - after_heartbeat) * (1.0 - extra)
+    # A weekly hazard of exactly 1 would make the log-survival infinite at extreme inputs.
+    return np.clip(after_heartbeat, 0.0, MAX_WEEKLY_HAZARD)
 
 
 def risk_between(

@@ -1,0 +1,1 @@
+"""Web application: FastAPI over the same engine; SQLAlchemy 2 + Alembic storage."""

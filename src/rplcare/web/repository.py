@@ -1,0 +1,275 @@
+"""Persistence verbs. Couples are stored as their recorded facts and exchanged in the
+`rplcare.case/1` format, so import, export and the API share one validated representation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from rplcare.domain.case import Case
+from rplcare.domain.validation import parse_case
+from rplcare.engine.assess import assess
+from rplcare.engine.assessment import Assessment
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.web.models import (
+    AssessmentRecord,
+    AuditEvent,
+    CareItemStatus,
+    Couple,
+    Pregnancy,
+    TestResultRow,
+    User,
+)
+from rplcare.web.security import hash_password
+
+CARE_STATUSES = ("planned", "started", "done", "declined")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def audit(
+    session: Session,
+    username: str,
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            at=now(),
+            username=username,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            detail=detail,
+        )
+    )
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+def create_user(session: Session, *, username: str, password: str, role: str) -> User:
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        active=True,
+        created_at=now(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def user_by_name(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+# --- couples <-> cases ----------------------------------------------------------------------
+
+
+def couple_to_case(couple: Couple, as_of: date) -> dict[str, Any]:
+    """The couple as an `rplcare.case/1` document, judged at `as_of`."""
+    patient: dict[str, Any] = (
+        {"birth_date": couple.patient_birth_date.isoformat()}
+        if couple.patient_birth_date
+        else {"age": couple.patient_age}
+    )
+    if couple.pcos is not None:
+        patient["pcos"] = couple.pcos
+    case: dict[str, Any] = {
+        "schema": "rplcare.case/1",
+        "id": couple.label,
+        "as_of": as_of.isoformat(),
+        "patient": patient,
+    }
+    if couple.partner_birth_date or couple.partner_age is not None:
+        case["partner"] = (
+            {"birth_date": couple.partner_birth_date.isoformat()}
+            if couple.partner_birth_date
+            else {"age": couple.partner_age}
+        )
+    index = {p.id: i for i, p in enumerate(couple.pregnancies)}
+    case["pregnancies"] = [
+        _drop_none(
+            {
+                "outcome": p.outcome,
+                "end_date": p.end_date.isoformat(),
+                "gestational_weeks": p.gestational_weeks,
+                "heartbeat_seen": p.heartbeat_seen,
+                "partner": p.partner,
+                "notes": p.notes,
+            }
+        )
+        for p in couple.pregnancies
+    ]
+    case["tests"] = [
+        _drop_none(
+            {
+                "code": t.code,
+                "date": t.date.isoformat(),
+                "result": t.result,
+                "value": t.value,
+                "unit": t.unit,
+                "method": t.method,
+                "detail": t.detail,
+                "pregnancy": index.get(t.pregnancy_id) if t.pregnancy_id else None,
+            }
+        )
+        for t in couple.tests
+    ]
+    lifestyle = _drop_none(
+        {
+            "smoker": couple.smoker,
+            "bmi": couple.bmi,
+            "alcohol_units_per_week": couple.alcohol_units_per_week,
+            "caffeine_mg_per_day": couple.caffeine_mg_per_day,
+        }
+    )
+    if lifestyle:
+        case["lifestyle"] = lifestyle
+    if couple.current_gestational_age_days is not None and couple.current_recorded_on:
+        days = couple.current_gestational_age_days + (as_of - couple.current_recorded_on).days
+        case["current_pregnancy"] = _drop_none(
+            {
+                "gestational_age_days": days,
+                "heartbeat_seen": couple.current_heartbeat_seen,
+                "bleeding": couple.current_bleeding,
+                "intrauterine_confirmed": couple.current_intrauterine_confirmed,
+            }
+        )
+    return case
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def apply_case(couple: Couple, case: Case) -> None:
+    """Replace the couple's recorded facts with those of a validated case."""
+    couple.label = case.id or couple.label
+    couple.patient_birth_date = case.patient.birth_date
+    couple.patient_age = case.patient.age
+    couple.pcos = case.patient.pcos
+    couple.partner_birth_date = case.partner.birth_date if case.partner else None
+    couple.partner_age = case.partner.age if case.partner else None
+    life = case.lifestyle
+    couple.smoker = life.smoker if life else None
+    couple.bmi = life.bmi if life else None
+    couple.alcohol_units_per_week = life.alcohol_units_per_week if life else None
+    couple.caffeine_mg_per_day = life.caffeine_mg_per_day if life else None
+    cp = case.current_pregnancy
+    couple.current_recorded_on = case.as_of if cp else None
+    couple.current_gestational_age_days = cp.gestational_age_days if cp else None
+    couple.current_heartbeat_seen = cp.heartbeat_seen if cp else None
+    couple.current_bleeding = cp.bleeding if cp else None
+    couple.current_intrauterine_confirmed = cp.intrauterine_confirmed if cp else None
+    couple.pregnancies = [
+        Pregnancy(
+            outcome=p.outcome.value,
+            end_date=p.end_date,
+            gestational_weeks=p.gestational_weeks,
+            heartbeat_seen=p.heartbeat_seen,
+            partner=p.partner,
+            notes=p.notes,
+        )
+        for p in case.pregnancies
+    ]
+    couple.tests = [
+        TestResultRow(
+            code=t.code,
+            date=t.date,
+            result=t.result,
+            value=t.value,
+            unit=t.unit,
+            method=t.method,
+            detail=t.detail,
+            pregnancy=couple.pregnancies[t.pregnancy] if t.pregnancy is not None else None,
+        )
+        for t in case.tests
+    ]
+    couple.updated_at = now()
+
+
+def validate(raw: Any, source: str = "request") -> Case:
+    return parse_case(raw, load_knowledge(), source)
+
+
+def create_couple(session: Session, case: Case, username: str) -> Couple:
+    couple = Couple(label=case.id or "unnamed", created_at=now(), updated_at=now())
+    apply_case(couple, case)
+    session.add(couple)
+    session.flush()
+    audit(session, username, "create", "couple", couple.id)
+    return couple
+
+
+def get_couple(session: Session, couple_id: int, username: str) -> Couple | None:
+    couple = session.get(Couple, couple_id)
+    if couple is not None:
+        audit(session, username, "read", "couple", couple_id)
+    return couple
+
+
+def list_couples(session: Session, username: str, query: str = "") -> list[Couple]:
+    stmt = select(Couple).order_by(Couple.updated_at.desc())
+    if query:
+        stmt = stmt.where(or_(func.lower(Couple.label).contains(query.lower())))
+    audit(session, username, "read", "couple_list", detail=f"search:{bool(query)}")
+    return list(session.scalars(stmt))
+
+
+def delete_couple(session: Session, couple: Couple, username: str) -> None:
+    audit(session, username, "delete", "couple", couple.id)
+    session.delete(couple)
+
+
+def assess_couple(session: Session, couple: Couple, as_of: date, username: str) -> Assessment:
+    """Assess the stored couple now and save the snapshot with its versions."""
+    case = validate(couple_to_case(couple, as_of), f"couple {couple.id}")
+    assessment = assess(case)
+    payload = assessment.to_json_dict()
+    last = couple.assessments[-1] if couple.assessments else None
+    if last is not None and last.as_of == as_of and last.payload == payload:
+        return assessment  # unchanged since the last snapshot: keep one copy
+    session.add(
+        AssessmentRecord(
+            couple_id=couple.id,
+            created_at=now(),
+            created_by=username,
+            as_of=as_of,
+            knowledge_version=assessment.knowledge_version,
+            model_version=assessment.prognosis.model_version,
+            rplcare_version=assessment.rplcare_version,
+            payload=payload,
+        )
+    )
+    audit(session, username, "create", "assessment", couple.id)
+    return assessment
+
+
+def set_care_status(
+    session: Session, couple: Couple, item_id: str, status: str, username: str
+) -> None:
+    if status not in CARE_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(CARE_STATUSES)}")
+    row = next((c for c in couple.care_statuses if c.item_id == item_id), None)
+    if row is None:
+        row = CareItemStatus(item_id=item_id, status=status, updated_at=now(), updated_by=username)
+        couple.care_statuses.append(row)
+    row.status, row.updated_at, row.updated_by = status, now(), username
+    audit(session, username, "update", "care_item", couple.id, f"{item_id}={status}")
+
+
+def days_ago(d: date, n: int) -> date:
+    return d - timedelta(days=n)

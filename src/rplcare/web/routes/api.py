@@ -1,0 +1,129 @@
+"""JSON API v1: assess a case, quick risk, and stored patients (behind auth)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from rplcare.engine.assess import assess
+from rplcare.errors import CaseValidationError, InputError
+from rplcare.prognosis.quick import quick_risk
+from rplcare.web import repository as repo
+from rplcare.web.deps import SessionDep, UserDep
+from rplcare.web.models import Couple
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+CASE_EXAMPLE: dict[str, Any] = {
+    "schema": "rplcare.case/1",
+    "as_of": "2026-03-01",
+    "patient": {"age": 31},
+    "pregnancies": [
+        {"outcome": "miscarriage", "end_date": "2025-01-20", "gestational_weeks": 8},
+        {"outcome": "miscarriage", "end_date": "2025-09-02", "gestational_weeks": 7},
+    ],
+    "tests": [],
+}
+CaseBody = Annotated[
+    dict[str, Any],
+    Body(description="A case in the rplcare.case/1 format", examples=[CASE_EXAMPLE]),
+]
+
+
+def _invalid(exc: CaseValidationError) -> HTTPException:
+    return HTTPException(422, [{"loc": p.split(":", 1)[0], "msg": p} for p in exc.problems])
+
+
+@router.post("/assess", summary="Assess a case (rplcare.case/1 -> rplcare.assessment/1)")
+def assess_case(case: CaseBody) -> dict[str, Any]:
+    try:
+        return assess(repo.validate(case)).to_json_dict()
+    except CaseValidationError as exc:
+        raise _invalid(exc) from None
+
+
+class RiskRequest(BaseModel):
+    age: float = Field(description="Maternal age in years")
+    losses: int = Field(description="Consecutive losses since the last birth (or ever)")
+    live_births: int = 0
+    bmi: float | None = None
+    smoker: bool = False
+    pcos: bool = False
+    gestational_days: int | None = None
+    heartbeat: bool = False
+    setting: str = "population"
+
+
+@router.post("/risk", summary="Next- and current-pregnancy risk with intervals")
+def risk(request: RiskRequest) -> dict[str, Any]:
+    try:
+        return quick_risk(**request.model_dump())
+    except InputError as exc:
+        raise HTTPException(422, [{"loc": str(exc).split(":", 1)[0], "msg": str(exc)}]) from None
+
+
+class PatientSummary(BaseModel):
+    id: int
+    label: str
+    updated_at: str
+
+
+@router.get("/patients", summary="List stored couples (search by label)")
+def list_patients(
+    session: SessionDep, user: UserDep, q: Annotated[str, Query(max_length=100)] = ""
+) -> list[PatientSummary]:
+    return [
+        PatientSummary(id=c.id, label=c.label, updated_at=c.updated_at.isoformat())
+        for c in repo.list_couples(session, user.username, q)
+    ]
+
+
+@router.post("/patients", status_code=201, summary="Store a couple from a case file")
+def create_patient(case: CaseBody, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    try:
+        couple = repo.create_couple(session, repo.validate(case), user.username)
+    except CaseValidationError as exc:
+        raise _invalid(exc) from None
+    return {"id": couple.id, "label": couple.label}
+
+
+def _couple(session: SessionDep, couple_id: int, username: str) -> Couple:
+    couple = repo.get_couple(session, couple_id, username)
+    if couple is None:
+        raise HTTPException(404, "no such patient")
+    return couple
+
+
+@router.get("/patients/{couple_id}", summary="Export a stored couple as a case file")
+def read_patient(couple_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    return repo.couple_to_case(_couple(session, couple_id, user.username), date.today())
+
+
+@router.put("/patients/{couple_id}", summary="Replace a stored couple's record from a case file")
+def replace_patient(
+    couple_id: int, case: CaseBody, session: SessionDep, user: UserDep
+) -> dict[str, Any]:
+    couple = _couple(session, couple_id, user.username)
+    try:
+        repo.apply_case(couple, repo.validate(case))
+    except CaseValidationError as exc:
+        raise _invalid(exc) from None
+    repo.audit(session, user.username, "update", "couple", couple_id)
+    return {"id": couple.id, "label": couple.label}
+
+
+@router.delete("/patients/{couple_id}", status_code=204, summary="Delete a stored couple")
+def delete_patient(couple_id: int, session: SessionDep, user: UserDep) -> None:
+    repo.delete_couple(session, _couple(session, couple_id, user.username), user.username)
+
+
+@router.post("/patients/{couple_id}/assessments", summary="Assess a stored couple today")
+def assess_patient(couple_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    couple = _couple(session, couple_id, user.username)
+    try:
+        return repo.assess_couple(session, couple, date.today(), user.username).to_json_dict()
+    except CaseValidationError as exc:
+        raise _invalid(exc) from None

@@ -1,0 +1,36 @@
+"""Settings from the environment (RPLCARE_* variables, and DATABASE_URL)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE = f"sqlite:///{Path('rplcare.db').resolve()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RPLCARE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=DEFAULT_SQLITE,
+        validation_alias=AliasChoices("DATABASE_URL", "RPLCARE_DATABASE_URL"),
+    )
+    secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
+    secure_cookies: bool = False
+    session_max_age_s: int = 8 * 3600
+    login_attempts: int = 5  # per username and client within the window below
+    login_window_s: int = 300
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.environment == "production":
+            if len(self.secret_key) < 32:
+                raise ValueError("RPLCARE_SECRET_KEY must be set (32+ characters) in production")
+            if not self.secure_cookies:
+                raise ValueError("RPLCARE_SECURE_COOKIES must be true in production")
+        return self

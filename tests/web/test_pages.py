@@ -1,0 +1,631 @@
+"""The clinician workspace (server-rendered pages) against a real, migrated SQLite database."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from html import unescape
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rplcare.web import repository as repo
+from rplcare.web.app import create_app
+from rplcare.web.db import make_engine, session_factory, transaction
+from rplcare.web.migrate import upgrade
+from rplcare.web.models import Couple
+from rplcare.web.settings import Settings
+
+PASSWORDS = {"boss": "admin-password-12", "doc": "clinician-password-1"}
+ROLES = {"boss": "admin", "doc": "clinician"}
+TODAY = date.today()
+
+
+def days_ago(n: int) -> str:
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+@pytest.fixture()
+def db_url(tmp_path: Path) -> str:
+    """A migrated temporary SQLite database with an admin and a clinician."""
+    url = f"sqlite:///{tmp_path / 'pages.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(session_factory(engine)) as session:
+        for name, password in PASSWORDS.items():
+            repo.create_user(session, username=name, password=password, role=ROLES[name])
+    engine.dispose()
+    return url
+
+
+@pytest.fixture()
+def app_client(db_url: str) -> Iterator[TestClient]:
+    settings = Settings(database_url=db_url, environment="test", secret_key="x" * 40)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field in the page"
+    return match.group(1)
+
+
+def login(client: TestClient, username: str) -> str:
+    """Sign in through the form; returns the session's (new) CSRF token."""
+    token = csrf_of(client.get("/login").text)
+    r = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORDS[username], "csrf": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/patients"
+    return csrf_of(client.get("/patients").text)
+
+
+def post(client: TestClient, url: str, data: dict[str, str], csrf: str) -> Any:
+    return client.post(url, data={**data, "csrf": csrf}, follow_redirects=False)
+
+
+def text_of(html: str) -> str:
+    """The page's visible text, roughly: tags dropped and whitespace collapsed."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def new_couple(client: TestClient, csrf: str, label: str = "RPL-0001", **extra: str) -> str:
+    data = {"label": label, "patient_age": "33", "partner_age": "35", "bmi": "24.5", **extra}
+    r = post(client, "/patients/new", data, csrf)
+    assert r.status_code == 303, r.text
+    location = str(r.headers["location"])
+    assert re.fullmatch(r"/patients/\d+", location)
+    return location
+
+
+def add_miscarriage(client: TestClient, url: str, csrf: str, end: str, weeks: str = "8") -> None:
+    data = {
+        "outcome": "miscarriage",
+        "end_date": end,
+        "gestational_weeks": weeks,
+        "heartbeat_seen": "no",
+    }
+    r = post(client, f"{url}/pregnancies", data, csrf)
+    assert r.status_code == 303, r.text
+
+
+def definition_cells(html: str, row: str) -> list[str]:
+    """The cells of a row of the side-by-side definitions table, as text."""
+    table = html.split('class="data-table definitions"', 1)[1].split("</table>", 1)[0]
+    for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S):
+        if row in tr:
+            return [text_of(td).strip() for td in re.findall(r"<td>(.*?)</td>", tr, re.S)]
+    raise AssertionError(f"no row {row!r}")
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/patients",
+        "/patients/new",
+        "/patients/import",
+        "/patients/1",
+        "/patients/1/export",
+        "/admin/users",
+        "/admin/audit",
+    ],
+)
+def test_pages_redirect_to_login_when_signed_out(app_client: TestClient, path: str) -> None:
+    r = app_client.get(path, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login"
+
+
+def test_posts_redirect_to_login_when_signed_out(app_client: TestClient) -> None:
+    r = app_client.post("/patients/new", data={"label": "x"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login"
+
+
+# --- the whole pathway --------------------------------------------------------------------
+
+
+def test_the_whole_pathway(app_client: TestClient) -> None:
+    client = app_client
+    csrf = login(client, "doc")
+
+    url = new_couple(client, csrf, pcos="no", smoker="no")
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "RPL-0001" in page.text
+    assert definition_cells(page.text, "Meets the definition") == [
+        "does not meet",
+        "does not meet",
+        "does not meet",
+    ]
+
+    add_miscarriage(client, url, csrf, days_ago(400))
+    add_miscarriage(client, url, csrf, days_ago(200), weeks="7")
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.text
+    # ESHRE (2 losses) meets; RCOG (3) does not; the headers name the guidelines in order.
+    meets = definition_cells(html, "Meets the definition")
+    assert meets[0] == "meets", meets
+    assert meets[1] == "does not meet"
+    assert definition_cells(html, "Losses counted")[:2] == ["2", "2"]
+    assert "eshre-2022" in html and "rcog-2023" in html and "asrm-2012" in html
+    # Risk with both intervals and an inline chart; work-up; causes; disclaimer; UNVERIFIED.
+    assert "95% prediction interval" in html and "95% confidence interval" in html
+    assert "<svg" in html
+    assert "Work-up checklist" in html and "Lupus anticoagulant" in html
+    assert "Not assessed" in html
+    assert "supports, and does not replace" in html
+    assert "UNVERIFIED" in html
+    # The timeline lists both losses, oldest first.
+    timeline = html.split('class="data-table timeline"', 1)[1].split("</table>", 1)[0]
+    assert timeline.index(days_ago(400)) < timeline.index(days_ago(200))
+    assert "miscarriage" in timeline
+
+    # Enter a lupus anticoagulant result from its work-up row.
+    form_key = re.search(r'name="form" value="(test-[^"]*lupus-anticoagulant)"', html)
+    assert form_key, "no result form for lupus anticoagulant"
+    data = {
+        "form": form_key.group(1),
+        "code": "lupus_anticoagulant",
+        "date": days_ago(10),
+        "result": "negative",
+    }
+    r = post(client, f"{url}/tests", data, csrf)
+    assert r.status_code == 303, r.text
+    html = client.get(url).text
+    timeline = html.split('class="data-table timeline"', 1)[1].split("</table>", 1)[0]
+    assert "Lupus anticoagulant" in timeline and "negative" in timeline
+
+    # Set the status of the first care-plan item.
+    item = re.search(rf'action="{url}/care/([^"]+)"', html)
+    assert item, "no care-plan status form"
+    r = post(client, f"{url}/care/{item.group(1)}", {"status": "started"}, csrf)
+    assert r.status_code == 303, r.text
+    html = client.get(url).text
+    care_form = html.split(f'action="{url}/care/{item.group(1)}"', 1)[1].split("</form>", 1)[0]
+    assert re.search(r'<option value="started" selected>', care_form)
+
+    # Record, then clear, a current pregnancy: the curve appears and goes.
+    data = {"gestational_age_days": "49", "heartbeat_seen": "yes", "bleeding": "no"}
+    r = post(client, f"{url}/current", data, csrf)
+    assert r.status_code == 303, r.text
+    html = client.get(url).text
+    assert "Loss before 12 weeks" in html and "7 weeks 0 days" in html
+    r = post(client, f"{url}/current", {"action": "clear"}, csrf)
+    assert r.status_code == 303
+    assert "Loss before 12 weeks" not in client.get(url).text
+
+    # Export, then import the same case as a new couple.
+    exported = client.get(f"{url}/export")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("application/json")
+    assert exported.headers["content-disposition"] == 'attachment; filename="RPL-0001.json"'
+    case = exported.json()
+    assert case["schema"] == "rplcare.case/1" and len(case["pregnancies"]) == 2
+    assert case["tests"][0]["code"] == "lupus_anticoagulant"
+
+    token = csrf_of(client.get("/patients/import").text)
+    r = client.post(
+        "/patients/import",
+        data={"csrf": token},
+        files={"file": ("RPL-0001.json", exported.content, "application/json")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] != url
+    imported = client.get(r.headers["location"])
+    assert imported.status_code == 200
+    assert definition_cells(imported.text, "Meets the definition")[0] == "meets"
+    assert (
+        client.get(f"{r.headers['location']}/export").json()["pregnancies"] == (case["pregnancies"])
+    )
+
+    listing = client.get("/patients")
+    assert listing.text.count(">RPL-0001</a>") == 2
+    assert client.get("/patients", params={"q": "nobody"}).text.count(">RPL-0001</a>") == 0
+
+    # Delete needs the confirmation box.
+    r = post(client, f"{url}/delete", {}, csrf)
+    assert r.status_code == 422
+    assert 'role="alert"' in r.text
+    r = post(client, f"{url}/delete", {"confirm": "yes"}, csrf)
+    assert r.status_code == 303 and r.headers["location"] == "/patients"
+    assert client.get(url).status_code == 404
+    assert client.get("/patients").text.count(">RPL-0001</a>") == 1
+
+
+def test_import_accepts_yaml(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    text = (
+        "schema: rplcare.case/1\n"
+        "id: from-yaml\n"
+        f"as_of: {days_ago(1)}\n"
+        "patient: {age: 30}\n"
+        "pregnancies:\n"
+        f"  - {{outcome: miscarriage, end_date: {days_ago(90)}, gestational_weeks: 9}}\n"
+    )
+    r = app_client.post(
+        "/patients/import",
+        data={"csrf": csrf},
+        files={"file": ("case.yaml", text.encode(), "application/yaml")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert "from-yaml" in app_client.get(r.headers["location"]).text
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def field_error(html: str, input_id: str) -> str:
+    """The error text linked to an input by aria-describedby, checking the link exists."""
+    tag = re.search(rf'<(?:input|select)[^>]*\bid="{re.escape(input_id)}"[^>]*>', html)
+    assert tag, f"no input {input_id}"
+    assert f"{input_id}-error" in tag.group(0), tag.group(0)
+    assert 'aria-invalid="true"' in tag.group(0)
+    block = re.search(rf'id="{re.escape(input_id)}-error" role="alert">(.*?)</ul>', html, re.S)
+    assert block, f"no error block for {input_id}"
+    return text_of(block.group(1)).strip()
+
+
+def test_new_couple_errors_are_inline_with_422(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    data = {"label": "", "patient_age": "abc", "partner_age": "35", "bmi": "-3", "pcos": "yes"}
+    r = post(app_client, "/patients/new", data, csrf)
+    assert r.status_code == 422
+    assert "a label is required" in field_error(r.text, "label")
+    assert field_error(r.text, "patient_age").startswith("Error: patient.age:")
+    assert field_error(r.text, "bmi").startswith("Error: lifestyle.bmi:")
+    # The entered values are kept.
+    assert re.search(r'id="patient_age"[^>]*value="abc"', r.text)
+    assert re.search(r'id="partner_age"[^>]*value="35"', r.text)
+    assert re.search(r'<option value="yes" selected>', r.text)
+
+    r = post(app_client, "/patients/new", {"label": "x", "patient_age": "", "bmi": ""}, csrf)
+    assert r.status_code == 422
+    assert "age or birth_date is required" in field_error(r.text, "patient_age")
+
+    data = {"label": "x", "patient_age": "30", "patient_birth_date": "1990-01-01"}
+    r = post(app_client, "/patients/new", data, csrf)
+    assert r.status_code == 422
+    assert "not both" in field_error(r.text, "patient_age")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "input_id", "expected"),
+    [
+        ("end_date", days_ago(-30), "preg_end_date", "pregnancies[0].end_date: after as_of"),
+        ("gestational_weeks", "60", "preg_gestational_weeks", "above the plausible 45"),
+        ("gestational_weeks", "ten", "preg_gestational_weeks", "pregnancies[0].gestational"),
+        ("end_date", "31/12/2024", "preg_end_date", "expected a date as YYYY-MM-DD"),
+        ("outcome", "lost", "preg_outcome", "pregnancies[0].outcome"),
+    ],
+)
+def test_pregnancy_errors_are_inline_with_422(
+    app_client: TestClient, field: str, value: str, input_id: str, expected: str
+) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    data = {"outcome": "miscarriage", "end_date": days_ago(30), "gestational_weeks": "8"}
+    data[field] = value
+    r = post(app_client, f"{url}/pregnancies", data, csrf)
+    assert r.status_code == 422
+    assert expected in field_error(r.text, input_id)
+    assert 'href="#add-pregnancy"' in r.text  # the error summary links to the form
+    assert re.search(rf'id="{input_id}"[^>]*value="{re.escape(value)}"', r.text) or (
+        input_id == "preg_outcome"
+    )
+    # Nothing was stored.
+    assert app_client.get(f"{url}/export").json()["pregnancies"] == []
+
+
+def test_test_result_errors_are_inline_with_422(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    data = {"form": "test-any", "code": "tsh", "date": days_ago(3), "value": "2.5"}
+    r = post(app_client, f"{url}/tests", data, csrf)
+    assert r.status_code == 422
+    assert "a value needs a unit" in field_error(r.text, "t-result")
+
+    data = {"form": "test-any", "code": "lupus_anticoagulant", "date": days_ago(3)}
+    r = post(app_client, f"{url}/tests", {**data, "result": "maybe"}, csrf)
+    assert r.status_code == 422
+    assert "tests[0].result: 'maybe' is not a result" in field_error(r.text, "t-result")
+
+    r = post(app_client, f"{url}/tests", {**data, "code": "nope", "result": "x"}, csrf)
+    assert r.status_code == 422
+    assert "unknown test 'nope'" in field_error(r.text, "t-code")
+
+    data = {"form": "test-any", "code": "tsh", "date": days_ago(3), "value": "2.5", "unit": "mIU/L"}
+    assert post(app_client, f"{url}/tests", data, csrf).status_code == 303
+    assert app_client.get(f"{url}/export").json()["tests"] == [
+        {"code": "tsh", "date": days_ago(3), "value": 2.5, "unit": "mIU/L"}
+    ]
+
+    # Tissue from a pregnancy: the form numbers pregnancies from 1, the case from 0.
+    add_miscarriage(app_client, url, csrf, days_ago(60))
+    data = {"code": "poc_karyotype", "date": days_ago(50), "result": "aneuploid", "pregnancy": "2"}
+    r = post(app_client, f"{url}/tests", data, csrf)
+    assert r.status_code == 422
+    assert "index 1 but the case has 1 pregnancies" in field_error(r.text, "t-pregnancy")
+    assert post(app_client, f"{url}/tests", {**data, "pregnancy": "1"}, csrf).status_code == 303
+    tests = app_client.get(f"{url}/export").json()["tests"]
+    assert {
+        "code": "poc_karyotype",
+        "date": days_ago(50),
+        "result": "aneuploid",
+        "pregnancy": 0,
+    } in (tests)
+    timeline = app_client.get(url).text.split('class="data-table timeline"', 1)[1]
+    assert "aneuploid; pregnancy 1" in text_of(timeline.split("</table>", 1)[0])
+
+
+def test_current_pregnancy_and_care_status_errors(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    r = post(app_client, f"{url}/current", {"gestational_age_days": "400"}, csrf)
+    assert r.status_code == 422
+    assert "above the plausible" in field_error(r.text, "cur_gestational_age_days")
+
+    add_miscarriage(app_client, url, csrf, days_ago(300))
+    add_miscarriage(app_client, url, csrf, days_ago(100))
+    html = app_client.get(url).text
+    item = re.search(rf'action="{url}/care/([^"]+)"', html)
+    assert item
+    r = post(app_client, f"{url}/care/{item.group(1)}", {"status": "finished"}, csrf)
+    assert r.status_code == 422
+    assert 'role="alert"' in r.text
+    r = post(app_client, f"{url}/care/not-an-item", {"status": "done"}, csrf)
+    assert r.status_code == 404
+
+
+def test_import_errors_are_shown_with_422(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    bad_cases: list[tuple[str, bytes, str]] = [
+        ("broken.json", b"{not json", "not valid JSON"),
+        ("empty.json", b"   ", "the file is empty"),
+        ("latin1.json", '{"id": "caf\xe9"}'.encode("latin-1"), "not UTF-8"),
+        (
+            "future.json",
+            json.dumps(
+                {
+                    "schema": "rplcare.case/1",
+                    "as_of": days_ago(1),
+                    "patient": {"age": 30},
+                    "pregnancies": [
+                        {"outcome": "miscarriage", "end_date": days_ago(0), "gestational_weeks": 60}
+                    ],
+                }
+            ).encode(),
+            "pregnancies[0].end_date: after as_of",
+        ),
+    ]
+    for name, content, expected in bad_cases:
+        r = app_client.post(
+            "/patients/import",
+            data={"csrf": csrf},
+            files={"file": (name, content, "application/octet-stream")},
+            follow_redirects=False,
+        )
+        assert r.status_code == 422, name
+        assert expected in text_of(r.text), name
+        assert 'id="file-error" role="alert"' in r.text
+    r = app_client.post("/patients/import", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 422
+    assert "choose a case file" in r.text
+
+
+# --- CSRF, roles, audit -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["", "forged"])
+def test_forms_without_the_session_csrf_token_are_rejected(
+    app_client: TestClient, token: str
+) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        ("/patients/new", {"label": "x", "patient_age": "30"}),
+        (f"{url}/pregnancies", {"outcome": "miscarriage", "end_date": days_ago(5)}),
+        (f"{url}/tests", {"code": "tsh", "date": days_ago(5), "result": "normal"}),
+        (f"{url}/current", {"gestational_age_days": "40"}),
+        (f"{url}/care/x", {"status": "done"}),
+        (f"{url}/delete", {"confirm": "yes"}),
+        ("/patients/import", {}),
+        ("/admin/users", {"username": "mallory", "password": "p" * 20, "role": "admin"}),
+    ]
+    for path, data in attempts:
+        r = app_client.post(path, data={**data, "csrf": token}, follow_redirects=False)
+        expected = 403 if path == "/admin/users" else 400  # the clinician is not an admin
+        assert r.status_code == expected, path
+        assert 'role="alert"' in r.text
+    assert app_client.get(f"{url}/export").json()["pregnancies"] == []
+    assert app_client.get(url).status_code == 200
+
+
+def test_admin_csrf_is_checked(app_client: TestClient) -> None:
+    login(app_client, "boss")
+    data = {"username": "mallory", "password": "p" * 20, "role": "admin", "csrf": "forged"}
+    r = app_client.post("/admin/users", data=data, follow_redirects=False)
+    assert r.status_code == 400
+    assert "mallory" not in app_client.get("/admin/users").text
+
+
+def test_clinician_gets_403_on_admin_pages(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    for path in ("/admin/users", "/admin/audit"):
+        r = app_client.get(path)
+        assert r.status_code == 403
+        assert "for administrators only" in r.text
+    r = post(app_client, "/admin/users", {"username": "x", "password": "y" * 12}, csrf)
+    assert r.status_code == 403
+    assert 'href="/admin/users"' not in app_client.get("/patients").text
+
+
+def test_admin_creates_users_and_sees_the_audit_log(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    assert app_client.get(url).status_code == 200
+    couple_id = url.rsplit("/", 1)[1]
+    app_client.cookies.clear()
+
+    csrf = login(app_client, "boss")
+    page = app_client.get("/admin/audit")
+    assert page.status_code == 200
+    rows = re.findall(r"<tr>(.*?)</tr>", page.text, re.S)
+    events = [
+        [text_of(c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        for row in rows[1:]
+    ]
+    assert ["doc", "read", "couple", couple_id] in [e[1:5] for e in events]
+    assert ["doc", "create", "assessment", couple_id] in [e[1:5] for e in events]
+    assert ["boss", "login", "user"] in [e[1:4] for e in events]
+
+    # Create a user: validation first, then success, then the new user can sign in.
+    data = {"username": "new doc", "password": "short", "role": "king"}
+    r = post(app_client, "/admin/users", data, csrf)
+    assert r.status_code == 422
+    assert "username:" in field_error(r.text, "new_username")
+    assert "at least 12" in field_error(r.text, "new_password")
+    assert "role:" in field_error(r.text, "new_role")
+    r = post(
+        app_client, "/admin/users", {"username": "doc", "password": "p" * 12, "role": "admin"}, csrf
+    )
+    assert r.status_code == 422
+    assert "already exists" in field_error(r.text, "new_username")
+
+    data = {"username": "newdoc", "password": "a-long-password", "role": "clinician"}
+    r = post(app_client, "/admin/users", data, csrf)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/users"
+    users = app_client.get("/admin/users").text
+    assert "newdoc" in users
+    assert "a-long-password" not in users
+    app_client.cookies.clear()
+    PASSWORDS["newdoc"] = "a-long-password"
+    try:
+        login(app_client, "newdoc")
+    finally:
+        del PASSWORDS["newdoc"]
+
+
+# --- robustness ---------------------------------------------------------------------------
+
+
+def test_unknown_couple_is_404_not_500(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    assert app_client.get("/patients/999").status_code == 404
+    assert app_client.get("/patients/999/export").status_code == 404
+    assert app_client.get("/patients/999/delete").status_code == 404
+    r = post(app_client, "/patients/999/pregnancies", {"outcome": "miscarriage"}, csrf)
+    assert r.status_code == 404
+
+
+def test_pages_are_accessible_and_free_of_inline_script_and_style(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    add_miscarriage(app_client, url, csrf, days_ago(300))
+    add_miscarriage(app_client, url, csrf, days_ago(100))
+    post(app_client, f"{url}/current", {"gestational_age_days": "45"}, csrf)
+    for path in ("/patients", "/patients/new", "/patients/import", url, f"{url}/delete"):
+        r = app_client.get(path)
+        assert r.status_code == 200, path
+        html = r.text
+        assert "<script" not in html, path
+        assert " style=" not in html and "<style" not in html, path
+        # Every visible input, select and textarea has a label.
+        for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+            if 'type="hidden"' in tag or 'type="submit"' in tag:
+                continue
+            input_id = re.search(r'\bid="([^"]+)"', tag)
+            assert input_id, f"{path}: input without id: {tag}"
+            assert f'for="{input_id.group(1)}"' in html, f"{path}: no label for {tag}"
+        # Ids are unique; headings do not skip levels.
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), f"{path}: duplicate ids"
+        levels = [int(h) for h in re.findall(r"<h([1-6])\b", html)]
+        assert levels[0] == 1, path
+        assert all(b - a <= 1 for a, b in pairwise(levels)), (path, levels)
+        # Tables label their headers.
+        assert all("scope=" in th for th in re.findall(r"<th\b[^>]*>", html)), path
+
+
+def test_a_stored_record_that_no_longer_validates_is_shown_not_crashed(
+    app_client: TestClient, db_url: str
+) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    assert (
+        post(app_client, f"{url}/current", {"gestational_age_days": "60"}, csrf).status_code == 303
+    )
+    # A year later the carried-forward gestation is implausible (the pregnancy was never closed).
+    engine = make_engine(db_url)
+    with transaction(session_factory(engine)) as session:
+        couple = session.get(Couple, int(url.rsplit("/", 1)[1]))
+        assert couple is not None
+        couple.current_recorded_on = TODAY - timedelta(days=365)
+    engine.dispose()
+    r = app_client.get(url)
+    assert r.status_code == 200
+    assert "This record cannot be assessed" in r.text
+    assert "current_pregnancy.gestational_age_days" in r.text
+    # Clearing the current pregnancy repairs it.
+    assert post(app_client, f"{url}/current", {"action": "clear"}, csrf).status_code == 303
+    assert "This record cannot be assessed" not in app_client.get(url).text
+
+
+ODD_VALUES = ["", " ", "-1", "1e400", "nan", "9" * 5000, "2026-02-30", "<b>x</b>", "\u202e€", "yes"]
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES)
+def test_odd_form_values_never_cause_a_server_error(app_client: TestClient, odd: str) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    forms: list[tuple[str, list[str]]] = [
+        (
+            "/patients/new",
+            [
+                "label",
+                "patient_age",
+                "patient_birth_date",
+                "pcos",
+                "partner_age",
+                "smoker",
+                "bmi",
+                "alcohol",
+                "caffeine",
+            ],
+        ),
+        (f"{url}/pregnancies", ["outcome", "end_date", "gestational_weeks", "heartbeat_seen"]),
+        (f"{url}/tests", ["form", "code", "date", "result", "value", "unit", "pregnancy"]),
+        (
+            f"{url}/current",
+            [
+                "action",
+                "gestational_age_days",
+                "heartbeat_seen",
+                "bleeding",
+                "intrauterine_confirmed",
+            ],
+        ),
+        (f"{url}/care/{odd or 'x'}", ["status"]),
+        (f"{url}/delete", ["confirm"]),
+    ]
+    for path, fields in forms:
+        r = post(app_client, path, dict.fromkeys(fields, odd), csrf)
+        assert r.status_code in (303, 400, 404, 422), (path, r.status_code)
+        assert "<b>x</b>" not in r.text  # escaped
+    assert app_client.get(url).status_code in (200, 404)
+    assert app_client.get("/patients", params={"q": odd[:100]}).status_code == 200
