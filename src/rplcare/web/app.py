@@ -6,6 +6,8 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -121,6 +123,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def health() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Browsers get a page (e.g. /patients/abc); API clients the usual JSON 422.
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(
+                "<!doctype html><html lang='en'><title>Not found · rplcare</title><main>"
+                "<h1>Page not found</h1><p>The address is not valid.</p>"
+                "<p><a href='/'>Home</a></p></main></html>",
+                status_code=404,
+            )
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
