@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run demo-cli test lint typecheck pytest bench clean
+.PHONY: install run demo-cli screenshots test lint typecheck pytest bench clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -20,6 +20,9 @@ install: $(VENV)/.synced
 
 run: install
 	$(VENV)/bin/rplcare serve --demo
+
+screenshots: install
+	RPLCARE_UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/e2e
 
 demo-cli: install
 	@for f in examples/*.json; do $(VENV)/bin/rplcare assess "$$f" || exit 1; done

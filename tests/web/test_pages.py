@@ -287,8 +287,9 @@ def test_new_couple_errors_are_inline_with_422(app_client: TestClient) -> None:
     r = post(app_client, "/patients/new", data, csrf)
     assert r.status_code == 422
     assert "a label is required" in field_error(r.text, "label")
-    assert field_error(r.text, "patient_age").startswith("Error: patient.age:")
-    assert field_error(r.text, "bmi").startswith("Error: lifestyle.bmi:")
+    # Next to its field a problem is shown without its case path.
+    assert field_error(r.text, "patient_age") == "Error: Input should be a valid integer"
+    assert field_error(r.text, "bmi").startswith("Error: Input should be greater than 0")
     # The entered values are kept.
     assert re.search(r'id="patient_age"[^>]*value="abc"', r.text)
     assert re.search(r'id="partner_age"[^>]*value="35"', r.text)
@@ -307,11 +308,11 @@ def test_new_couple_errors_are_inline_with_422(app_client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "input_id", "expected"),
     [
-        ("end_date", days_ago(-30), "preg_end_date", "pregnancies[0].end_date: after as_of"),
+        ("end_date", days_ago(-30), "preg_end_date", "Error: after as_of"),
         ("gestational_weeks", "60", "preg_gestational_weeks", "above the plausible 45"),
-        ("gestational_weeks", "ten", "preg_gestational_weeks", "pregnancies[0].gestational"),
+        ("gestational_weeks", "ten", "preg_gestational_weeks", "Error: Input should be a valid"),
         ("end_date", "31/12/2024", "preg_end_date", "expected a date as YYYY-MM-DD"),
-        ("outcome", "lost", "preg_outcome", "pregnancies[0].outcome"),
+        ("outcome", "lost", "preg_outcome", "Error: Input should be 'live_birth'"),
     ],
 )
 def test_pregnancy_errors_are_inline_with_422(
@@ -343,7 +344,7 @@ def test_test_result_errors_are_inline_with_422(app_client: TestClient) -> None:
     data = {"form": "test-any", "code": "lupus_anticoagulant", "date": days_ago(3)}
     r = post(app_client, f"{url}/tests", {**data, "result": "maybe"}, csrf)
     assert r.status_code == 422
-    assert "tests[0].result: 'maybe' is not a result" in field_error(r.text, "t-result")
+    assert "Error: 'maybe' is not a result" in field_error(r.text, "t-result")
 
     r = post(app_client, f"{url}/tests", {**data, "code": "nope", "result": "x"}, csrf)
     assert r.status_code == 422

@@ -1,0 +1,271 @@
+"""The couples as a whole: the list and search, a new couple, import and export of a case
+file, and deletion."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from rplcare.errors import CaseValidationError
+from rplcare.io import parse_text
+from rplcare.web import repository as repo
+from rplcare.web.deps import SessionDep
+from rplcare.web.models import Couple
+from rplcare.web.routes.pages.common import (
+    CsrfField,
+    PageUser,
+    bad_csrf,
+    couple_or_404,
+    posted_couple,
+    render,
+    see_other,
+)
+from rplcare.web.routes.pages.forms import (
+    FLAG_CHOICES,
+    FormErrors,
+    _,
+    as_flag,
+    as_float,
+    as_int,
+    as_text,
+    assign_problems,
+    put,
+)
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+MAX_UPLOAD_BYTES = 1_000_000
+LABEL_MAX = 120  # the couples.label column
+
+
+# --- list and search ------------------------------------------------------------------------
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def patient_list(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    couples = repo.list_couples(session, user.username, q.strip())
+    return render(request, user, "patients/list.html", {"couples": couples, "q": q})
+
+
+# --- new couple -----------------------------------------------------------------------------
+
+NEW_INPUTS = {
+    "id": "label",
+    "patient.age": "patient_age",
+    "patient.birth_date": "patient_birth_date",
+    "patient.pcos": "pcos",
+    "partner.age": "partner_age",
+    "lifestyle.smoker": "smoker",
+    "lifestyle.bmi": "bmi",
+    "lifestyle.alcohol_units_per_week": "alcohol",
+    "lifestyle.caffeine_mg_per_day": "caffeine",
+}
+
+
+@router.get("/patients/new", response_class=HTMLResponse)
+def new_patient_form(request: Request, user: PageUser) -> HTMLResponse:
+    return render(
+        request,
+        user,
+        "patients/new.html",
+        {"errors": FormErrors(form="new"), "flag_choices": FLAG_CHOICES},
+    )
+
+
+def _new_case(values: Mapping[str, str], today: date) -> dict[str, Any]:
+    patient: dict[str, Any] = {}
+    put(patient, "age", as_int(values["patient_age"]))
+    put(patient, "birth_date", as_text(values["patient_birth_date"]))
+    put(patient, "pcos", as_flag(values["pcos"]))
+    case: dict[str, Any] = {
+        "schema": "rplcare.case/1",
+        "id": values["label"].strip(),
+        "as_of": today.isoformat(),
+        "patient": patient,
+        "pregnancies": [],
+        "tests": [],
+    }
+    partner_age = as_int(values["partner_age"])
+    if partner_age is not None:
+        case["partner"] = {"age": partner_age}
+    lifestyle: dict[str, Any] = {}
+    put(lifestyle, "smoker", as_flag(values["smoker"]))
+    put(lifestyle, "bmi", as_float(values["bmi"]))
+    put(lifestyle, "alcohol_units_per_week", as_float(values["alcohol"]))
+    put(lifestyle, "caffeine_mg_per_day", as_float(values["caffeine"]))
+    if lifestyle:
+        case["lifestyle"] = lifestyle
+    return case
+
+
+@router.post("/patients/new", response_model=None)
+def new_patient(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    csrf: CsrfField = "",
+    label: Annotated[str, Form()] = "",
+    patient_age: Annotated[str, Form()] = "",
+    patient_birth_date: Annotated[str, Form()] = "",
+    pcos: Annotated[str, Form()] = "",
+    partner_age: Annotated[str, Form()] = "",
+    smoker: Annotated[str, Form()] = "",
+    bmi: Annotated[str, Form()] = "",
+    alcohol: Annotated[str, Form()] = "",
+    caffeine: Annotated[str, Form()] = "",
+) -> Response:
+    if bad := bad_csrf(request, user, csrf):
+        return bad
+    values = {
+        "label": label,
+        "patient_age": patient_age,
+        "patient_birth_date": patient_birth_date,
+        "pcos": pcos,
+        "partner_age": partner_age,
+        "smoker": smoker,
+        "bmi": bmi,
+        "alcohol": alcohol,
+        "caffeine": caffeine,
+    }
+    problems: list[str] = []
+    if not label.strip():
+        problems.append(_("id: a label is required (a clinic reference, not a name)"))
+    elif len(label.strip()) > LABEL_MAX:
+        problems.append(_("id: at most {n} characters").format(n=LABEL_MAX))
+    try:
+        case = repo.validate(_new_case(values, date.today()), "new couple")
+    except CaseValidationError as exc:
+        problems += exc.problems
+    if problems:
+        return render(
+            request,
+            user,
+            "patients/new.html",
+            {
+                "errors": assign_problems(problems, NEW_INPUTS, "new", values),
+                "flag_choices": FLAG_CHOICES,
+            },
+            422,
+        )
+    couple = repo.create_couple(session, case, user.username)
+    return see_other(f"/patients/{couple.id}")
+
+
+# --- import and export ----------------------------------------------------------------------
+
+
+@router.get("/patients/import", response_class=HTMLResponse)
+def import_form(request: Request, user: PageUser) -> HTMLResponse:
+    return render(request, user, "patients/import.html", {"problems": []})
+
+
+async def _read_upload(file: UploadFile | None) -> tuple[str, str]:
+    """The upload's name and text; raises CaseValidationError on anything unusable."""
+    if file is None or not file.filename:
+        raise CaseValidationError([_("file: choose a case file to import")])
+    name = file.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
+    raw = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise CaseValidationError([_("file: larger than 1 MB; a case file is much smaller")], name)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CaseValidationError([_("file: not UTF-8 text")], name) from None
+    if not text.strip():
+        raise CaseValidationError([_("file: the file is empty")], name)
+    return name, text
+
+
+@router.post("/patients/import", response_model=None)
+async def import_case(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    csrf: CsrfField = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    if bad := bad_csrf(request, user, csrf):
+        return bad
+    try:
+        name, text = await _read_upload(file)
+        suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        case = repo.validate(parse_text(text, name, suffix), name)
+        problems = []
+        if case.as_of > date.today():
+            problems.append(f"as_of: after today ({date.today()})")
+        if case.id is not None and len(case.id) > LABEL_MAX:
+            problems.append(f"id: at most {LABEL_MAX} characters (it becomes the label)")
+        if problems:
+            raise CaseValidationError(problems, name)
+    except CaseValidationError as exc:
+        return render(
+            request,
+            user,
+            "patients/import.html",
+            {"problems": exc.problems, "source": exc.source},
+            422,
+        )
+    couple = repo.create_couple(session, case, user.username)
+    repo.audit(session, user.username, "import", "couple", couple.id)
+    return see_other(f"/patients/{couple.id}")
+
+
+@router.get("/patients/{couple_id}/export", response_model=None)
+def export_case(couple_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
+    couple = couple_or_404(request, session, couple_id, user)
+    if not isinstance(couple, Couple):
+        return couple
+    case = repo.couple_to_case(couple, date.today())
+    repo.audit(session, user.username, "export", "couple", couple.id)
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", couple.label).strip("._") or f"couple-{couple.id}"
+    return Response(
+        json.dumps(case, indent=2, ensure_ascii=False) + "\n",
+        media_type="application/json",
+        headers={
+            "content-disposition": f'attachment; filename="{filename[:100]}.json"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+# --- delete ---------------------------------------------------------------------------------
+
+
+@router.get("/patients/{couple_id}/delete", response_class=HTMLResponse)
+def delete_form(couple_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
+    couple = couple_or_404(request, session, couple_id, user)
+    if not isinstance(couple, Couple):
+        return couple
+    return render(request, user, "patients/delete.html", {"couple": couple, "error": None})
+
+
+@router.post("/patients/{couple_id}/delete", response_model=None)
+def delete_patient(
+    couple_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    csrf: CsrfField = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    couple = posted_couple(request, session, user, couple_id, csrf)
+    if not isinstance(couple, Couple):
+        return couple
+    if confirm != "yes":
+        error = _("confirm: tick the box to confirm that this couple should be deleted")
+        return render(
+            request, user, "patients/delete.html", {"couple": couple, "error": error}, 422
+        )
+    repo.delete_couple(session, couple, user.username)
+    return see_other("/patients")

@@ -1,0 +1,161 @@
+"""The patient page: its template context (assessment, timeline, charts) and its rendering."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from rplcare.domain.case import Outcome
+from rplcare.engine.assess import assess
+from rplcare.engine.assessment import Assessment
+from rplcare.errors import CaseValidationError
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.web import charts
+from rplcare.web import repository as repo
+from rplcare.web.models import Couple, User
+from rplcare.web.routes.pages.common import render
+from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _
+
+OUTCOMES = tuple(o.value for o in Outcome)
+
+
+def _vocabulary_tests() -> dict[str, Any]:
+    return {
+        code: spec
+        for code, spec in load_knowledge().vocabulary.tests.items()
+        if spec.in_case_vocabulary
+    }
+
+
+def _guideline_name(key: str) -> str:
+    g = load_knowledge().guidelines.get(key)
+    return g.name if g else key
+
+
+def _chart(render: Any, *args: Any) -> Markup | None:
+    try:
+        return Markup(render(*args))  # charts escape every text they draw
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _timeline(couple: Couple) -> list[dict[str, Any]]:
+    tests = _vocabulary_tests()
+    events: list[dict[str, Any]] = []
+    numbers = {p.id: i + 1 for i, p in enumerate(couple.pregnancies)}
+    for i, p in enumerate(couple.pregnancies):
+        events.append(
+            {
+                "date": p.end_date,
+                "kind": "pregnancy",
+                "number": i + 1,
+                "outcome": p.outcome.replace("_", " "),
+                "weeks": p.gestational_weeks,
+                "heartbeat": p.heartbeat_seen,
+            }
+        )
+    for t in couple.tests:
+        spec = tests.get(t.code)
+        result = " ".join(
+            str(x)
+            for x in (t.result, f"{t.value:g}" if t.value is not None else None, t.unit)
+            if x is not None
+        )
+        events.append(
+            {
+                "date": t.date,
+                "kind": "test",
+                "label": spec.label if spec else t.code,
+                "result": result,
+                "pregnancy": numbers.get(t.pregnancy_id) if t.pregnancy_id else None,
+            }
+        )
+    events.sort(key=lambda e: (e["date"], e["kind"] != "pregnancy"))
+    return events
+
+
+def _grouped_workup(a: Assessment) -> list[dict[str, Any]]:
+    groups: dict[str, list[Any]] = {}
+    for item in a.workup:
+        groups.setdefault(item.guideline, []).append(item)
+    return [{"key": k, "name": _guideline_name(k), "items": items} for k, items in groups.items()]
+
+
+def _patient_context(session: Session, couple: Couple, user: User, *, save: bool) -> dict[str, Any]:
+    today = date.today()
+    assessment: Assessment | None = None
+    problems: list[str] = []
+    try:
+        if save:
+            assessment = repo.assess_couple(session, couple, today, user.username)
+        else:
+            assessment = assess(repo.validate(repo.couple_to_case(couple, today)))
+    except CaseValidationError as exc:
+        problems = exc.problems
+    ctx: dict[str, Any] = {
+        "couple": couple,
+        "today": today,
+        "assessment": assessment,
+        "assessment_problems": problems,
+        "timeline": _timeline(couple),
+        "tests_vocab": _vocabulary_tests(),
+        "outcomes": OUTCOMES,
+        "flag_choices": FLAG_CHOICES,
+        "care_statuses": repo.CARE_STATUSES,
+        "care_state": {c.item_id: c for c in couple.care_statuses},
+        "errors": FormErrors(),
+        "current_days": (
+            couple.current_gestational_age_days + (today - couple.current_recorded_on).days
+            if couple.current_gestational_age_days is not None and couple.current_recorded_on
+            else None
+        ),
+    }
+    if assessment is not None:
+        prog = assessment.prognosis
+        nxt = prog.next_pregnancy
+        cur = prog.current_pregnancy
+        ctx["workup_groups"] = _grouped_workup(assessment)
+        ctx["definition_names"] = {k: _guideline_name(k) for k in assessment.definitions}
+        ctx["risk_chart"] = _chart(
+            charts.risk_bar_svg,
+            nxt.miscarriage_risk.estimate,
+            nxt.miscarriage_risk.interval,
+            _("Miscarriage in the next pregnancy"),
+        )
+        ctx["live_birth_chart"] = _chart(
+            charts.risk_bar_svg,
+            nxt.live_birth_chance.estimate,
+            nxt.live_birth_chance.interval,
+            _("Live birth in the next pregnancy"),
+        )
+        ctx["curve_chart"] = (
+            _chart(
+                charts.curve_svg,
+                [p.model_dump() for p in cur.curve_to_20_weeks],
+                cur.gestational_age_days,
+            )
+            if cur is not None and cur.curve_to_20_weeks
+            else None
+        )
+    return ctx
+
+
+def patient_page_response(
+    request: Request,
+    session: Session,
+    couple: Couple,
+    user: User,
+    errors: FormErrors | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The patient page. Without `errors` the assessment is saved as a snapshot; with them it
+    is only recomputed from the stored case, and the form's problems are shown."""
+    ctx = _patient_context(session, couple, user, save=errors is None)
+    if errors is not None:
+        ctx["errors"] = errors
+    return render(request, user, "patients/detail.html", ctx, status)
