@@ -60,7 +60,7 @@ def test_assess_invalid_is_422_with_field_path(client: TestClient, mutate: Any, 
     mutate(case)
     r = client.post("/api/v1/assess", json=case)
     assert r.status_code == 422
-    assert loc in {p["loc"] for p in r.json()["detail"]}
+    assert loc in {p["path"] for p in r.json()["detail"]}
 
 
 @pytest.mark.parametrize("body", ["[1, 2]", '"text"', "{", "null"])

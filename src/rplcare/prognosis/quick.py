@@ -30,9 +30,17 @@ BMI_RANGE = (10.0, 100.0)
 MAX_GESTATIONAL_DAYS = 315
 
 
-def _check(name: str, value: float, lo: float, hi: float) -> None:
-    if not lo <= value <= hi:
-        raise InputError(f"--{name}: {value:g} is outside the plausible range {lo:g} to {hi:g}")
+class RiskInputError(InputError):
+    """Out-of-range quick-risk inputs: one `field: problem` string per input."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _check(problems: list[str], name: str, value: float, lo: float, hi: float) -> None:
+    if not lo <= value <= hi:  # also false for NaN
+        problems.append(f"{name}: {value:g} is outside the plausible range {lo:g} to {hi:g}")
 
 
 def quick_risk(
@@ -47,15 +55,18 @@ def quick_risk(
     heartbeat: bool = False,
     setting: str = "population",
 ) -> dict[str, Any]:
-    _check("age", age, *AGE_RANGE)
-    _check("losses", losses, 0, MAX_LOSSES)
-    _check("live-births", live_births, 0, MAX_BIRTHS)
+    problems: list[str] = []
+    _check(problems, "age", age, *AGE_RANGE)
+    _check(problems, "losses", losses, 0, MAX_LOSSES)
+    _check(problems, "live_births", live_births, 0, MAX_BIRTHS)
     if bmi is not None:
-        _check("bmi", bmi, *BMI_RANGE)
+        _check(problems, "bmi", bmi, *BMI_RANGE)
     if gestational_days is not None:
-        _check("gestational-days", gestational_days, 0, MAX_GESTATIONAL_DAYS)
+        _check(problems, "gestational_days", gestational_days, 0, MAX_GESTATIONAL_DAYS)
     if setting not in ("population", "clinic"):
-        raise InputError(f"--setting: {setting!r} is not population or clinic")
+        problems.append(f"setting: {setting!r} is not population or clinic")
+    if problems:
+        raise RiskInputError(problems)
     chosen: Setting = "clinic" if setting == "clinic" else "population"
     nxt = next_pregnancy(
         age, history_string(losses, live_births), chosen, bmi=bmi, smoker=smoker, pcos=pcos

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
@@ -134,7 +134,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "<p><a href='/'>Home</a></p></main></html>",
                 status_code=404,
             )
-        return await request_validation_exception_handler(request, exc)
+        # Echoing the rejected input could hold NaN/Infinity, which JSON cannot carry.
+        detail = [
+            {k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()
+        ]
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:

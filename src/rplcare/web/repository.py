@@ -214,7 +214,13 @@ def create_couple(session: Session, case: Case, username: str) -> Couple:
     return couple
 
 
+#: Database integer keys are 64-bit; anything outside cannot exist (and SQLite would overflow).
+MAX_ID = 2**63 - 1
+
+
 def get_couple(session: Session, couple_id: int, username: str) -> Couple | None:
+    if not 1 <= couple_id <= MAX_ID:
+        return None
     couple = session.get(Couple, couple_id)
     if couple is not None:
         audit(session, username, "read", "couple", couple_id)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rplcare.engine.assess import assess
-from rplcare.errors import CaseValidationError, InputError
-from rplcare.prognosis.quick import quick_risk
+from rplcare.errors import CaseValidationError
+from rplcare.prognosis.quick import RiskInputError, quick_risk
 from rplcare.web import repository as repo
 from rplcare.web.deps import SessionDep, UserDep
 from rplcare.web.models import Couple
@@ -33,8 +35,48 @@ CaseBody = Annotated[
 ]
 
 
+def split_problem(problem: str) -> tuple[str, str]:
+    """`path: message` -> (path, message); the path may hold JSON-quoted keys with ': '."""
+    quoted = False
+    for i, ch in enumerate(problem):
+        if ch == '"' and (i == 0 or problem[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and problem.startswith(": ", i):
+            return problem[:i], problem[i + 2 :]
+    return "(case)", problem
+
+
+def path_parts(path: str) -> list[str | int]:
+    """`pregnancies[2].end_date` -> ["pregnancies", 2, "end_date"] (quoted keys kept whole)."""
+    parts: list[str | int] = []
+    for token in re.findall(r'"(?:[^"\\]|\\.)*"|\[\d+\]|[^.\[\]]+', path):
+        if token.startswith("["):
+            parts.append(int(token[1:-1]))
+        elif token.startswith('"'):
+            parts.append(json.loads(token))
+        else:
+            parts.append(token)
+    return parts
+
+
+def validation_detail(problems: list[str]) -> list[dict[str, Any]]:
+    """Problems in FastAPI's HTTPValidationError shape (the schema /docs declares)."""
+    out = []
+    for problem in problems:
+        path, message = split_problem(problem)
+        out.append(
+            {
+                "loc": ["body", *path_parts(path)],
+                "msg": message,
+                "type": "value_error",
+                "path": path,
+            }
+        )
+    return out
+
+
 def _invalid(exc: CaseValidationError) -> HTTPException:
-    return HTTPException(422, [{"loc": p.split(":", 1)[0], "msg": p} for p in exc.problems])
+    return HTTPException(422, validation_detail(exc.problems))
 
 
 @router.post("/assess", summary="Assess a case (rplcare.case/1 -> rplcare.assessment/1)")
@@ -46,6 +88,8 @@ def assess_case(case: CaseBody) -> dict[str, Any]:
 
 
 class RiskRequest(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     age: float = Field(description="Maternal age in years")
     losses: int = Field(description="Consecutive losses since the last birth (or ever)")
     live_births: int = 0
@@ -61,8 +105,8 @@ class RiskRequest(BaseModel):
 def risk(request: RiskRequest) -> dict[str, Any]:
     try:
         return quick_risk(**request.model_dump())
-    except InputError as exc:
-        raise HTTPException(422, [{"loc": str(exc).split(":", 1)[0], "msg": str(exc)}]) from None
+    except RiskInputError as exc:
+        raise HTTPException(422, validation_detail(exc.problems)) from None
 
 
 class PatientSummary(BaseModel):
