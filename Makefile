@@ -43,6 +43,7 @@ test: lint typecheck pytest
 
 bench: install
 	$(VENV)/bin/python benchmarks/bench_assess.py
+	$(VENV)/bin/python benchmarks/bench_web.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -309,7 +309,27 @@ def serve(
         for username, password, role in DEMO_USERS:
             typer.echo(f"  {role:9s} login: {username} / {password}")
     typer.echo(f"rplcare is running at http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    app = create_app(settings)
+    warm_and_freeze()
+    # No access log: URLs of the public risk page carry the visitor's answers.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def warm_and_freeze() -> None:
+    """Load the knowledge base and models, then move the start-up heap out of the garbage
+    collector's reach: full collections then scan only per-request objects (they otherwise
+    stall requests for ~100 ms on this heap)."""
+    import gc
+
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.prognosis.current import load_current_model
+    from rplcare.prognosis.model import load_model
+
+    load_knowledge()
+    load_model()
+    load_current_model()
+    gc.collect()
+    gc.freeze()
 
 
 def main() -> None:
