@@ -62,7 +62,7 @@ def login(
     return RedirectResponse("/patients", status_code=303)
 
 
-@router.post("/logout")
+@router.post("/logout", status_code=303, response_class=RedirectResponse)
 def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
     if csrf_matches(request.session.get("csrf"), csrf):
         request.session.clear()
