@@ -11,9 +11,10 @@ definition counts them as losses nor are they a pregnancy carried on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
-from rplcare.domain.case import Case, Outcome, Pregnancy
+from rplcare.domain.case import Case, Outcome, Person, Pregnancy
 from rplcare.knowledge.schema import HistoryConventions, Threshold
 
 
@@ -143,11 +144,18 @@ def derive_history(case: Case, conventions: HistoryConventions) -> History:
     )
 
 
+def person_age(person: Person | None, as_of: date) -> int | None:
+    """A person's age in whole years on `as_of` (given, or from the birth date)."""
+    if person is None or person.age is not None:
+        return person.age if person else None
+    if person.birth_date is None:
+        return None
+    b = person.birth_date
+    return as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
+
+
 def age_at(case: Case) -> int:
     """The patient's age in whole years on `as_of`."""
-    patient = case.patient
-    if patient.age is not None:
-        return patient.age
-    assert patient.birth_date is not None  # guaranteed by the Patient model
-    b, d = patient.birth_date, case.as_of
-    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+    age = person_age(case.patient, case.as_of)
+    assert age is not None  # the Patient model requires an age or a birth date
+    return age

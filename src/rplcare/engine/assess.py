@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 
-from rplcare.domain.case import Case, Outcome, Person
-from rplcare.domain.history import History, age_at, derive_history
+from rplcare.domain.case import Case, Outcome
+from rplcare.domain.history import History, age_at, derive_history, person_age
 from rplcare.engine.assessment import (
     ASSESSMENT_SCHEMA,
     DISCLAIMER,
@@ -62,17 +61,6 @@ def _history_out(case: Case, h: History) -> HistoryOut:
         consecutive_losses=h.consecutive_losses,
         losses_since_last_birth=h.losses_since_last_birth,
     )
-
-
-def _partner_age(partner: Person | None, as_of: date) -> int | None:
-    if partner is None:
-        return None
-    if partner.age is not None:
-        return partner.age
-    if partner.birth_date is None:
-        return None
-    b = partner.birth_date
-    return as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
 
 
 def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
@@ -256,7 +244,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
         as_of=case.as_of,
         knowledge_version=kb.version,
         rplcare_version=VERSION,
-        patient=PatientOut(age=age_at(case), partner_age=_partner_age(case.partner, case.as_of)),
+        patient=PatientOut(age=age_at(case), partner_age=person_age(case.partner, case.as_of)),
         history=_history_out(case, history),
         definitions=definitions,
         workup=workup,

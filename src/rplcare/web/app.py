@@ -62,6 +62,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)  # type: ignore[arg-type]
 
 
+def _plain_page(title: str, body: str, status: int) -> HTMLResponse:
+    """A self-contained error page (no template: it must render whatever else failed)."""
+    return HTMLResponse(
+        f"<!doctype html><html lang='en'><title>{title} · rplcare</title><main>{body}"
+        "<p><a href='/'>Home</a></p></main></html>",
+        status_code=status,
+    )
+
+
 def web_root() -> Path:
     return Path(str(resources.files("rplcare.web")))
 
@@ -128,11 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # Browsers get a page (e.g. /patients/abc); API clients the usual JSON 422.
         if "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(
-                "<!doctype html><html lang='en'><title>Not found · rplcare</title><main>"
-                "<h1>Page not found</h1><p>The address is not valid.</p>"
-                "<p><a href='/'>Home</a></p></main></html>",
-                status_code=404,
+            return _plain_page(
+                "Not found", "<h1>Page not found</h1><p>The address is not valid.</p>", 404
             )
         # Echoing the rejected input could hold NaN/Infinity, which JSON cannot carry.
         detail = [
@@ -144,11 +150,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def internal_error(request: Request, exc: Exception) -> Response:
         # Never a traceback to the user; details stay out of logs that could hold patient data.
         if "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(
-                "<!doctype html><html lang='en'><title>Error · rplcare</title><main>"
+            return _plain_page(
+                "Error",
                 "<h1>Something went wrong</h1><p>The error has not been shown for privacy. "
-                "Please try again or report it.</p><p><a href='/'>Home</a></p></main></html>",
-                status_code=500,
+                "Please try again or report it.</p>",
+                500,
             )
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
