@@ -282,6 +282,68 @@ def db_upgrade() -> None:
     typer.echo(f"database at schema revision {current_revision(engine)}")
 
 
+class LeafletFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+
+
+@app.command("leaflet")
+def leaflet_command(
+    case_file: Annotated[
+        Path | None, typer.Argument(help="Case file for a personal leaflet (omit with --general)")
+    ] = None,
+    general: Annotated[
+        bool, typer.Option("--general", help="The general leaflet, not about one couple")
+    ] = False,
+    lang: Annotated[str, typer.Option("--lang", "-l", help="en, nl, sv or zh")] = "en",
+    format: Annotated[
+        LeafletFormat, typer.Option("--format", "-f", help="html or pdf")
+    ] = LeafletFormat.html,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (required for pdf)")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--date", help="Date printed on a general leaflet (YYYY-MM-DD; default today)"),
+    ] = None,
+) -> None:
+    """Write a patient leaflet in English, Dutch, Swedish or Chinese, as HTML or PDF."""
+    from datetime import date
+
+    try:
+        from rplcare.leaflet.i18n import check_language
+        from rplcare.leaflet.render import general_leaflet, leaflet_for_case, render
+
+        check_language(lang)
+        if general == (case_file is not None):
+            raise InputError("give either a case file or --general, not both or neither")
+        if format is LeafletFormat.pdf and output is None:
+            raise InputError("PDF output needs --output FILE")
+        if case_file is not None:
+            from rplcare.io import load_case
+            from rplcare.knowledge.loader import load_knowledge
+
+            kb = load_knowledge()
+            leaflet = leaflet_for_case(load_case(case_file, kb), lang, kb)
+        else:
+            try:
+                day = date.fromisoformat(as_of) if as_of else date.today()
+            except ValueError:
+                raise InputError(f"--date {as_of!r} is not a date (YYYY-MM-DD)") from None
+            leaflet = general_leaflet(lang, day)
+        data = render(leaflet, format.value)  # type: ignore[arg-type]
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if output is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise _fail(InputError(f"cannot write {output}: {exc.strerror}")) from None
+    typer.echo(f"wrote {output} ({len(data):,} bytes, {lang}, {format.value})", err=True)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",

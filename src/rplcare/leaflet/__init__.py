@@ -1,0 +1,1 @@
+"""Personalised, multilingual patient leaflets (HTML and PDF) built from an assessment."""

@@ -1,0 +1,786 @@
+"""Build a leaflet (pure): an assessment and the written content, in one language.
+
+Nothing here reads files or the clock: the content, knowledge base, model figures and date
+come in as arguments. The engine's English reasons are not reused; every sentence is a
+catalog message so that it can be translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from rplcare.engine.assessment import Assessment, CareOut, WorkupOut
+from rplcare.knowledge.loader import KnowledgeBase
+from rplcare.leaflet.content import Cited, Content, Explained, Paragraph
+from rplcare.leaflet.i18n import Localizer, N_
+from rplcare.leaflet.model import (
+    Bar,
+    BarChart,
+    Block,
+    Cell,
+    CurveChart,
+    Leaflet,
+    Line,
+    Para,
+    Section,
+    Source,
+    Table,
+)
+
+# The three definitions the leaflet explains, in the order it shows them.
+DEFINITION_GUIDELINES = ("eshre-2022", "rcog-2023", "asrm-2012")
+
+RECOMMENDATION = {
+    "recommended": N_("advised"),
+    "consider": N_("can be considered"),
+    "not_recommended": N_("not advised"),
+}
+STATUS = {
+    "to_do": N_("Not done yet"),
+    "done": N_("Done"),
+    "repeat": N_("Repeat needed"),
+    "not_indicated": N_("Not needed for you now"),
+}
+STATUS_ORDER = ("repeat", "to_do", "done", "not_indicated")
+CAUSE_STATUS = {
+    "confirmed": N_("Found"),
+    "possible": N_("Possible: needs more tests or your doctor's review"),
+    "excluded": N_("Not found"),
+}
+RESULT = {
+    "positive": N_("positive"),
+    "negative": N_("negative"),
+    "normal": N_("normal"),
+    "low": N_("low"),
+    "high": N_("high"),
+    "balanced_translocation": N_("balanced translocation"),
+    "robertsonian_translocation": N_("Robertsonian translocation"),
+    "inversion": N_("inversion"),
+    "other_abnormal": N_("other change"),
+    "aneuploid": N_("wrong number of chromosomes"),
+    "unbalanced_structural": N_("unbalanced chromosome change"),
+    "failed": N_("test did not work"),
+    "septate": N_("septum (a wall inside the womb)"),
+    "arcuate": N_("arcuate (a small dip at the top of the womb)"),
+    "bicorporeal": N_("two-part womb"),
+    "unicornuate": N_("one-sided womb"),
+    "submucous_fibroid": N_("fibroid inside the womb"),
+    "endometrial_polyp": N_("polyp"),
+    "intrauterine_adhesions": N_("adhesions (scar tissue)"),
+    "heterozygous": N_("one copy of the gene change"),
+    "homozygous": N_("two copies of the gene change"),
+}
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """Figures the leaflet needs from the prognosis model, computed by the caller."""
+
+    model_version: str
+    # Next-pregnancy miscarriage risk at the patient's age with no earlier loss (population).
+    population_same_age: tuple[float, float, float] | None
+    # Example woman for the general chart: (estimate, low, high) by earlier losses 0, 1, ...
+    # at content.charts.risk_by_losses.example_age.
+    by_losses: tuple[tuple[float, float, float], ...]
+
+
+class _Sources:
+    """Numbers references in order of first use."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self._kb = kb
+        self._numbers: dict[str, int] = {}
+
+    def cite(self, refs: Iterable[str]) -> tuple[int, ...]:
+        out = []
+        for ref in refs:
+            if ref not in self._numbers:
+                self._numbers[ref] = len(self._numbers) + 1
+            out.append(self._numbers[ref])
+        return tuple(sorted(set(out)))
+
+    def listing(self) -> tuple[Source, ...]:
+        refs = self._kb.references
+        return tuple(
+            Source(n, refs[r].short, refs[r].full, refs[r].url) for r, n in self._numbers.items()
+        )
+
+
+class _Writer:
+    def __init__(self, loc: Localizer, kb: KnowledgeBase, content: Content) -> None:
+        self.loc = loc
+        self.kb = kb
+        self.content = content
+        self.sources = _Sources(kb)
+        self._ = loc.gettext
+
+    def params(self, item: Cited, extra: dict[str, float] | None = None) -> dict[str, str]:
+        loc = self.loc
+        out: dict[str, str] = {}
+        for name, p in item.params.items():
+            if p.integer is not None:
+                out[name] = loc.number(p.integer)
+            elif p.number is not None:
+                out[name] = loc.number(p.number, 1)
+            elif p.percent is not None:
+                out[name] = loc.percent(p.percent)
+        for name, value in (extra or {}).items():
+            out[name] = loc.number(value)
+        return out
+
+    def para(self, item: Cited, extra: dict[str, float] | None = None) -> Para:
+        text = self._(item.text)
+        if item.params:
+            text = text % self.params(item, extra)
+        return Para(text, self.sources.cite(item.refs), item.verification == "unverified")
+
+    def explained(self, item: Explained) -> Cell:
+        return Cell(
+            self._(item.text), self.sources.cite(item.refs), item.verification == "unverified"
+        )
+
+    def label(self, table: dict[str, Explained], code: str) -> str:
+        item = table.get(code)
+        return self._(item.label) if item else code
+
+    def guideline(self, gid: str) -> str:
+        g = self.kb.guidelines.get(gid)
+        return f"{g.publisher} {g.year}" if g else gid
+
+
+def build_leaflet(
+    *,
+    loc: Localizer,
+    kb: KnowledgeBase,
+    content: Content,
+    figures: ModelFigures,
+    today: date,
+    assessment: Assessment | None = None,
+    results: Iterable[tuple[str, date, str | None, float | None, str | None]] = (),
+) -> Leaflet:
+    """`results` are the case's test results: (code, date, result code, value, unit)."""
+    w = _Writer(loc, kb, content)
+    _ = w._
+    sections: list[Section] = []
+    if assessment is not None:
+        sections += _personal_sections(w, assessment, figures, list(results))
+    sections += [_general_section(w, s, figures) for s in content.general]
+    personal = assessment is not None
+    labels = _labels(w, personal)
+    return Leaflet(
+        lang=loc.lang,
+        html_lang=loc.html_lang,
+        title=_("Your recurrent pregnancy loss: information for you")
+        if personal
+        else _("Recurrent pregnancy loss: information for patients"),
+        subtitle=_("Made for you from your clinic's records on %(date)s") % {"date": loc.date(today)}
+        if personal
+        else _("General information, printed on %(date)s") % {"date": loc.date(today)},
+        personal=personal,
+        date_text=loc.date(today),
+        knowledge_version=kb.version,
+        content_version=content.content_version,
+        model_version=figures.model_version,
+        sections=tuple(sections),
+        sources=w.sources.listing(),
+        labels=labels,
+    )
+
+
+def _labels(w: _Writer, personal: bool) -> dict[str, str]:
+    _ = w._
+    loc = w.loc
+    labels = {
+        "contents": _("Contents"),
+        "sources": _("Sources"),
+        "sources_intro": _(
+            "The numbers in square brackets in the text refer to these sources."
+        ),
+        "about": _("About this leaflet"),
+        "disclaimer": _(
+            "This leaflet supports, and does not replace, the advice of your doctor or midwife. "
+            "It summarises published guidelines and studies. Decisions about tests and "
+            "treatment are made by you and your doctor together."
+        ),
+        "unverified_mark": _("not yet checked in the original source"),
+        "unverified_legend": _(
+            "Text marked “not yet checked in the original source” comes from a source that "
+            "rplcare's team could not yet read in full. Ask your doctor about it."
+        ),
+        "versions": _(
+            "Knowledge base %(kb)s, leaflet text %(content)s, prognosis model %(model)s."
+        ),
+        "page_of": _("Page %(page)s of %(pages)s"),
+        "figure_text": _("Text description of the chart"),
+        "personal_part": _("Part 1: your situation"),
+        "general_part": _("Part 2: general information") if personal else "",
+    }
+    if loc.lang != "en":
+        labels["review"] = _(
+            "This translation has not yet been checked by a clinician. If anything is unclear, "
+            "ask your doctor or use the English version."
+        )
+    return labels
+
+
+# --- general sections -------------------------------------------------------------------
+
+
+def _general_section(w: _Writer, section: object, figures: ModelFigures) -> Section:
+    from rplcare.leaflet.content import Section as ContentSection
+
+    assert isinstance(section, ContentSection)
+    blocks: list[Block] = []
+    for p in section.paragraphs:
+        blocks.append(_general_para(w, p, figures))
+        if p.chart == "population_by_age":
+            blocks.append(_age_chart(w, figures))
+        elif p.chart == "risk_by_losses":
+            blocks.append(_losses_chart(w, figures))
+        if p.table == "tests":
+            blocks.append(_tests_overview(w))
+    return Section(section.id, w._(section.title), tuple(blocks))
+
+
+def _general_para(w: _Writer, p: Paragraph, figures: ModelFigures) -> Para:
+    return w.para(p)
+
+
+def _band_label(w: _Writer, low: int | None, high: int | None) -> str:
+    n = w.loc.number
+    if low is None and high is not None:
+        return w._("under %(age)s") % {"age": n(high + 1)}
+    if high is None and low is not None:
+        return w._("%(age)s or older") % {"age": n(low)}
+    return w._("%(low)s to %(high)s") % {"low": n(low or 0), "high": n(high or 0)}
+
+
+def _age_chart(w: _Writer, figures: ModelFigures) -> BarChart:
+    _ = w._
+    loc = w.loc
+    spec = w.content.charts.population_by_age
+    w.sources.cite(spec.refs)
+    bars = tuple(Bar(_band_label(w, b.from_age, b.to_age), b.risk) for b in spec.bands)
+    described = "; ".join(f"{b.label}: {loc.percent(b.estimate)}" for b in bars)
+    return BarChart(
+        title=_("Chance of miscarriage by the woman's age (Norway, 2009 to 2013)"),
+        axis_label=_("Chance of miscarriage"),
+        bars=bars,
+        alt=_("Bar chart of the chance of miscarriage by age group: %(values)s.")
+        % {"values": described},
+    )
+
+
+def _losses_chart(w: _Writer, figures: ModelFigures) -> BarChart:
+    _ = w._
+    loc = w.loc
+    bars = []
+    for k, (est, low, high) in enumerate(figures.by_losses):
+        label = w.loc.ngettext(
+            "%(n)s earlier miscarriage", "%(n)s earlier miscarriages", k
+        ) % {"n": loc.number(k)}
+        bars.append(Bar(label, est, low, high, highlight=False))
+    described = "; ".join(
+        _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
+        % {
+            "label": b.label,
+            "estimate": loc.percent(b.estimate),
+            "low": loc.percent(b.low or 0),
+            "high": loc.percent(b.high or 0),
+        }
+        for b in bars
+    )
+    return BarChart(
+        title=_("Chance of miscarriage in the next pregnancy at age %(age)s")
+        % {"age": loc.number(w.content.charts.risk_by_losses.example_age)},
+        axis_label=_("Chance of miscarriage"),
+        bars=tuple(bars),
+        alt=_("Bar chart by number of earlier miscarriages in a row: %(values)s.")
+        % {"values": described},
+        interval_note=_("The lines show the range in which the true figure probably lies."),
+    )
+
+
+def _tests_overview(w: _Writer) -> Table:
+    """Every test the knowledge base covers, with each guideline's advice."""
+    _ = w._
+    positions: dict[str, list[tuple[str, str, str]]] = {}
+    for item in w.kb.investigations:
+        rows = positions.setdefault(item.test, [])
+        entry = (item.guideline, item.recommendation, item.verification)
+        if entry not in rows:
+            rows.append(entry)
+    order = {"recommended": 0, "consider": 1, "not_recommended": 2}
+    rows_out = []
+    codes = sorted(
+        positions,
+        key=lambda c: (min(order[r] for _g, r, _v in positions[c]), list(positions).index(c)),
+    )
+    for code in codes:
+        rows_out.append(
+            (
+                Cell(w.label(w.content.tests, code)),
+                w.explained(w.content.tests[code]),
+                _positions_cell(
+                    w,
+                    positions[code],
+                    {i.citation.ref for i in w.kb.investigations if i.test == code},
+                ),
+            )
+        )
+    return Table(
+        caption=_("Tests and what the guidelines advise"),
+        headers=(_("Test"), _("What it is for"), _("What the guidelines advise")),
+        rows=tuple(rows_out),
+    )
+
+
+def _positions_cell(
+    w: _Writer, positions: list[tuple[str, str, str]], refs: Iterable[str]
+) -> Cell:
+    _ = w._
+    lines = tuple(
+        Line(f"{w.guideline(gid)}: {_(RECOMMENDATION[rec])}", verification == "unverified")
+        for gid, rec, verification in _dedupe_positions(positions)
+    )
+    return Cell("", w.sources.cite(refs), any(x.unverified for x in lines), lines)
+
+
+def _dedupe_positions(positions: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """One line per guideline and advice (several conditional items can give the same)."""
+    seen: dict[tuple[str, str], str] = {}
+    rank = {"verified": 0, "secondary": 1, "unverified": 2}
+    for gid, rec, ver in positions:
+        key = (gid, rec)
+        if key not in seen or rank[ver] < rank[seen[key]]:
+            seen[key] = ver
+    return [(g, r, v) for (g, r), v in seen.items()]
+
+
+# --- personal sections -------------------------------------------------------------------
+
+
+def _personal_sections(
+    w: _Writer,
+    a: Assessment,
+    figures: ModelFigures,
+    results: list[tuple[str, date, str | None, float | None, str | None]],
+) -> list[Section]:
+    sections = [
+        Section("you", w._("Your situation"), tuple(_situation(w, a)), personal=True),
+        Section("your_chances", w._("Your chances"), tuple(_chances(w, a, figures)), True),
+        Section("your_tests", w._("Your tests"), tuple(_your_tests(w, a.workup)), True),
+        Section("your_results", w._("Your results"), tuple(_your_results(w, a, results)), True),
+        Section("your_care", w._("Your care plan"), tuple(_your_care(w, a.care_plan)), True),
+    ]
+    if a.disagreements:
+        sections.append(
+            Section(
+                "disagreements",
+                w._("Where the guidelines disagree"),
+                tuple(_disagreements(w, a)),
+                True,
+            )
+        )
+    return sections
+
+
+def _situation(w: _Writer, a: Assessment) -> list[Block]:
+    _ = w._
+    loc = w.loc
+    h = a.history
+    blocks: list[Block] = [
+        Para(
+            _("You are %(age)s years old.") % {"age": loc.number(a.patient.age)}
+            + " "
+            + loc.ngettext(
+                "You have been pregnant %(n)s time.", "You have been pregnant %(n)s times.", h.pregnancies
+            )
+            % {"n": loc.number(h.pregnancies)}
+            + " "
+            + loc.ngettext(
+                "%(n)s pregnancy ended in a loss.", "%(n)s pregnancies ended in a loss.", h.losses_total
+            )
+            % {"n": loc.number(h.losses_total)}
+            + (
+                " "
+                + loc.ngettext(
+                    "You have %(n)s child born alive.",
+                    "You have %(n)s children born alive.",
+                    h.live_births,
+                )
+                % {"n": loc.number(h.live_births)}
+                if h.live_births
+                else ""
+            )
+        ),
+        Para(
+            _(
+                "Guidelines count losses differently, so the answer to “is this recurrent "
+                "pregnancy loss?” depends on the guideline. The table shows each one."
+            )
+        ),
+    ]
+    rows = []
+    for gid in DEFINITION_GUIDELINES:
+        d = a.definitions.get(gid)
+        if d is None:
+            continue
+        definition = w.kb.definitions.get(gid)
+        needed = definition.min_losses if definition else 0
+        counted = loc.ngettext(
+            "%(n)s loss counts", "%(n)s losses count", d.losses_counted
+        ) % {"n": loc.number(d.losses_counted)}
+        if d.meets:
+            answer = _("Yes") + " (" + counted + ")"
+            if d.kind == "primary":
+                answer += "; " + _("primary: no earlier birth")
+            elif d.kind == "secondary":
+                answer += "; " + _("secondary: after a birth")
+        else:
+            answer = (
+                _("No")
+                + " ("
+                + counted
+                + "; "
+                + loc.ngettext("%(n)s is needed", "%(n)s are needed", needed)
+                % {"n": loc.number(needed)}
+                + ")"
+            )
+        meaning = {
+            "indicated": _("Tests to look for a cause are advised."),
+            "discretionary": _("Your doctor may offer tests to look for a cause."),
+            "not_indicated": _("Tests are not usually offered yet."),
+        }[d.evaluation]
+        refs = [definition.citation.ref] if definition else []
+        rows.append(
+            (
+                Cell(w.guideline(gid)),
+                Cell(answer, w.sources.cite(refs), d.verification == "unverified"),
+                Cell(meaning),
+            )
+        )
+    blocks.append(
+        Table(
+            caption=_("Does the name “recurrent pregnancy loss” apply to you?"),
+            headers=(_("Guideline"), _("Does it apply?"), _("What this means")),
+            rows=tuple(rows),
+        )
+    )
+    return blocks
+
+
+def _risk_text(loc: Localizer, est: float, low: float, high: float) -> dict[str, str]:
+    return {"estimate": loc.percent(est), "low": loc.percent(low), "high": loc.percent(high)}
+
+
+def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
+    _ = w._
+    loc = w.loc
+    nxt = a.prognosis.next_pregnancy
+    risk = nxt.miscarriage_risk
+    live = nxt.live_birth_chance
+    model_refs = w.sources.cite(["rplcare-model"])
+    blocks: list[Block] = [
+        Para(
+            _(
+                "We estimate the chance of a miscarriage in your next pregnancy at %(estimate)s. "
+                "The true figure probably lies between %(low)s and %(high)s."
+            )
+            % _risk_text(loc, risk.estimate, risk.interval[0], risk.interval[1]),
+            model_refs,
+        ),
+        Para(
+            _(
+                "The chance that your next pregnancy ends with a baby born alive is about "
+                "%(estimate)s (between %(low)s and %(high)s)."
+            )
+            % _risk_text(loc, live.estimate, live.interval[0], live.interval[1]),
+            model_refs,
+        ),
+        Para(
+            _(
+                "This estimate uses results from specialist clinics for couples with recurrent "
+                "pregnancy loss, because you meet at least one definition."
+            )
+            if nxt.setting == "clinic"
+            else _("This estimate uses national registers of all pregnancies."),
+            w.sources.cite(["magnus-2019"] if nxt.setting == "population" else ["lund-2012"]),
+        ),
+    ]
+    bars = [
+        Bar(_("You"), risk.estimate, risk.interval[0], risk.interval[1], highlight=True),
+    ]
+    if figures.population_same_age is not None:
+        est, low, high = figures.population_same_age
+        bars.append(Bar(_("Women of your age, no earlier miscarriage"), est, low, high))
+    described = "; ".join(
+        _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
+        % {"label": b.label, **_risk_text(loc, b.estimate, b.low or 0, b.high or 0)}
+        for b in bars
+    )
+    blocks.append(
+        BarChart(
+            title=_("Chance of miscarriage in your next pregnancy"),
+            axis_label=_("Chance of miscarriage"),
+            bars=tuple(bars),
+            alt=_("Bar chart comparing your chance with that of other women: %(values)s.")
+            % {"values": described},
+            interval_note=_("The lines show the range in which the true figure probably lies."),
+        )
+    )
+    cur = a.prognosis.current_pregnancy
+    if cur is not None:
+        weeks, days = divmod(cur.gestational_age_days, 7)
+        r12 = cur.loss_risk_to_12_weeks
+        r20 = cur.loss_risk_to_20_weeks
+        text = _("You are now %(weeks)s weeks and %(days)s days pregnant.") % {
+            "weeks": loc.number(weeks),
+            "days": loc.number(days),
+        }
+        if cur.gestational_age_days < 84:
+            text += " " + _(
+                "The chance of losing this pregnancy before 12 weeks is about %(estimate)s "
+                "(between %(low)s and %(high)s)."
+            ) % _risk_text(loc, r12.estimate, r12.interval[0], r12.interval[1])
+        text += " " + _(
+            "The chance of losing it before 20 weeks is about %(estimate)s (between %(low)s "
+            "and %(high)s). The chart shows how this chance falls each week the pregnancy "
+            "goes on."
+        ) % _risk_text(loc, r20.estimate, r20.interval[0], r20.interval[1])
+        if cur.heartbeat_seen:
+            text += " " + _("A heartbeat has been seen, which is reassuring.")
+        blocks.append(Para(text, w.sources.cite(["tong-2008", "westin-2007", "rplcare-model"])))
+        points = [(p.day / 7, p.risk) for p in cur.curve_to_20_weeks]
+        keep = [pt for pt in points if pt[0] >= 5]
+        sample = [
+            (wk, r) for wk, r in keep if abs(wk - round(wk)) < 1e-9 and round(wk) % 2 == 0
+        ]
+        described = "; ".join(
+            _("week %(week)s: %(risk)s") % {"week": loc.number(wk), "risk": loc.percent(r)}
+            for wk, r in sample
+        )
+        blocks.append(
+            CurveChart(
+                title=_("Chance of losing this pregnancy before 20 weeks, by week"),
+                x_label=_("Week of pregnancy"),
+                y_label=_("Chance of loss before 20 weeks"),
+                weeks=tuple(wk for wk, _r in keep),
+                risks=tuple(r for _wk, r in keep),
+                marker_week=cur.gestational_age_days / 7,
+                marker_label=_("You are here"),
+                alt=_(
+                    "Line chart: the chance of losing the pregnancy before 20 weeks, if it "
+                    "is still going on at each week: %(values)s. You are at week %(now)s."
+                )
+                % {"values": described, "now": loc.number(cur.gestational_age_days / 7, 1)},
+            )
+        )
+    blocks.append(
+        Para(
+            _(
+                "These figures describe groups of people like you. They cannot say what will "
+                "happen to you. Talk about them with your doctor."
+            )
+        )
+    )
+    return blocks
+
+
+def _your_tests(w: _Writer, workup: list[WorkupOut]) -> list[Block]:
+    _ = w._
+    loc = w.loc
+    groups: dict[str, list[WorkupOut]] = {}
+    for item in workup:
+        groups.setdefault(item.test, []).append(item)
+
+    def status_of(items: list[WorkupOut]) -> str:
+        return min((i.status for i in items), key=STATUS_ORDER.index)
+
+    advised = {
+        code: items
+        for code, items in groups.items()
+        if any(i.recommendation != "not_recommended" for i in items)
+    }
+    against = [code for code in groups if code not in advised]
+    rows = []
+    for code in sorted(advised, key=lambda c: STATUS_ORDER.index(status_of(advised[c]))):
+        items = advised[code]
+        status = status_of(items)
+        text = _(STATUS[status])
+        if status == "repeat":
+            due = min((i.due_date for i in items if i.due_date), default=None)
+            if due is not None:
+                text = _("Repeat on or after %(date)s") % {"date": loc.date(due)}
+        positions = [(i.guideline, i.recommendation, i.verification) for i in items]
+        rows.append(
+            (
+                Cell(w.label(w.content.tests, code)),
+                w.explained(w.content.tests[code]),
+                _positions_cell(w, positions, {i.citation_detail.ref for i in items}),
+                Cell(text),
+            )
+        )
+    blocks: list[Block] = [
+        Para(
+            _(
+                "These are the tests that at least one guideline advises or allows for you. "
+                "Your doctor will tell you which ones your clinic offers."
+            )
+        ),
+        Table(
+            caption=_("Tests for you"),
+            headers=(_("Test"), _("What it is for"), _("What the guidelines advise"), _("Status")),
+            rows=tuple(rows),
+        ),
+    ]
+    if against:
+        names = ", ".join(w.label(w.content.tests, c) for c in against)
+        refs = {i.citation_detail.ref for c in against for i in groups[c]}
+        blocks.append(
+            Para(
+                _(
+                    "At least one guideline advises against these tests, and none advises "
+                    "them for you: %(tests)s."
+                )
+                % {"tests": names},
+                w.sources.cite(refs),
+            )
+        )
+    return blocks
+
+
+def _result_text(w: _Writer, result: str | None, value: float | None, unit: str | None) -> str:
+    parts = []
+    if result is not None:
+        parts.append(w._(RESULT[result]) if result in RESULT else result)
+    if value is not None:
+        parts.append(w.loc.number(value, 2) + (f" {unit}" if unit else ""))
+    return ", ".join(parts) or "-"
+
+
+def _your_results(
+    w: _Writer,
+    a: Assessment,
+    results: list[tuple[str, date, str | None, float | None, str | None]],
+) -> list[Block]:
+    _ = w._
+    loc = w.loc
+    blocks: list[Block] = []
+    if results:
+        rows = tuple(
+            (
+                Cell(w.label(w.content.tests, code)),
+                Cell(loc.date(day)),
+                Cell(_result_text(w, result, value, unit)),
+            )
+            for code, day, result, value, unit in sorted(results, key=lambda r: r[1])
+        )
+        blocks.append(
+            Table(
+                caption=_("Your test results"),
+                headers=(_("Test"), _("Date"), _("Result")),
+                rows=rows,
+            )
+        )
+    else:
+        blocks.append(Para(_("Your clinic has not entered any test results yet.")))
+    shown = [c for c in a.causes if c.status != "excluded"]
+    rows_c = []
+    for cause in shown:
+        item = w.content.causes.get(cause.category)
+        rows_c.append(
+            (
+                Cell(w.label(w.content.causes, cause.category)),
+                Cell(_(CAUSE_STATUS[cause.status])),
+                w.explained(item) if item else Cell(""),
+            )
+        )
+    if rows_c:
+        blocks.append(
+            Table(
+                caption=_("What your results may mean"),
+                headers=(_("Possible cause"), _("Finding"), _("What it means")),
+                rows=tuple(rows_c),
+            )
+        )
+    excluded = [c for c in a.causes if c.status == "excluded"]
+    if excluded:
+        blocks.append(
+            Para(
+                _("Your tests did not find: %(causes)s.")
+                % {"causes": ", ".join(w.label(w.content.causes, c.category) for c in excluded)}
+            )
+        )
+    if a.causes_not_assessed:
+        blocks.append(
+            Para(
+                _("Not tested yet, so still open: %(causes)s.")
+                % {
+                    "causes": ", ".join(
+                        w.label(w.content.causes, c.category) for c in a.causes_not_assessed
+                    )
+                }
+            )
+        )
+    return blocks
+
+
+def _your_care(w: _Writer, care: list[CareOut]) -> list[Block]:
+    _ = w._
+    groups: dict[str, list[CareOut]] = {}
+    for item in care:
+        groups.setdefault(item.intervention, []).append(item)
+    order = {"recommended": 0, "consider": 1, "not_recommended": 2}
+    codes = sorted(
+        groups, key=lambda c: (min(order[i.recommendation] for i in groups[c]), list(groups).index(c))
+    )
+    rows = tuple(
+        (
+            Cell(w.label(w.content.interventions, code)),
+            w.explained(w.content.interventions[code]),
+            _positions_cell(
+                w,
+                [(i.guideline, i.recommendation, i.verification) for i in groups[code]],
+                {i.citation_detail.ref for i in groups[code]},
+            ),
+        )
+        for code in codes
+    )
+    if not rows:
+        return [Para(_("No treatment or support items apply yet."))]
+    return [
+        Para(
+            _(
+                "This is what the guidelines say about treatment and support in your situation. "
+                "Your doctor will talk with you about what suits you."
+            )
+        ),
+        Table(
+            caption=_("Treatment and support"),
+            headers=(_("Treatment or support"), _("What it is"), _("What the guidelines advise")),
+            rows=rows,
+        ),
+    ]
+
+
+def _disagreements(w: _Writer, a: Assessment) -> list[Block]:
+    _ = w._
+    names = []
+    for d in a.disagreements:
+        table = w.content.tests if d.kind == "test" else w.content.interventions
+        name = w.label(table, d.topic)
+        if name not in names:
+            names.append(name)
+    return [
+        Para(
+            _(
+                "The guidelines give different advice about: %(topics)s. The tables above show "
+                "each guideline's advice. rplcare does not choose between them; your doctor "
+                "can explain which fits you best."
+            )
+            % {"topics": ", ".join(names)}
+        )
+    ]

@@ -1,0 +1,202 @@
+"""Leaflets as HTML (Jinja2) and PDF (WeasyPrint), and the glue from a case to a leaflet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from rplcare import __version__
+from rplcare.domain.case import Case
+from rplcare.errors import RplcareError
+from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
+from rplcare.leaflet.build import ModelFigures, build_leaflet
+from rplcare.leaflet.charts import chart_svg
+from rplcare.leaflet.content import Content, load_content
+from rplcare.leaflet.i18n import Localizer, localizer
+from rplcare.leaflet.model import BarChart, CurveChart, Leaflet, Para, Table
+
+OutputFormat = Literal["html", "pdf"]
+
+
+class PdfUnavailableError(RplcareError):
+    """WeasyPrint (the `pdf` extra) or its system libraries are missing."""
+
+
+def model_figures(content: Content, age: int | None) -> ModelFigures:
+    from rplcare.prognosis.model import load_model
+    from rplcare.prognosis.predict import history_string, next_pregnancy
+
+    model = load_model()
+
+    def risk(at: float, losses: int) -> tuple[float, float, float]:
+        e = next_pregnancy(at, history_string(losses, 0), "population", model=model)
+        m = e.miscarriage_risk
+        return (m.estimate, m.interval[0], m.interval[1])
+
+    spec = content.charts.risk_by_losses
+    return ModelFigures(
+        model_version=model.version,
+        population_same_age=risk(age, 0) if age is not None else None,
+        by_losses=tuple(risk(spec.example_age, k) for k in range(spec.max_losses + 1)),
+    )
+
+
+def leaflet_for_case(case: Case, lang: str, kb: KnowledgeBase | None = None) -> Leaflet:
+    from rplcare.engine.assess import assess
+
+    kb = kb or load_knowledge()
+    content = load_content()
+    assessment = assess(case, kb)
+    results = [(t.code, t.date, t.result, t.value, t.unit) for t in case.tests]
+    return build_leaflet(
+        loc=localizer(lang),
+        kb=kb,
+        content=content,
+        figures=model_figures(content, assessment.patient.age),
+        today=case.as_of,
+        assessment=assessment,
+        results=results,
+    )
+
+
+def general_leaflet(lang: str, today: date, kb: KnowledgeBase | None = None) -> Leaflet:
+    content = load_content()
+    return build_leaflet(
+        loc=localizer(lang),
+        kb=kb or load_knowledge(),
+        content=content,
+        figures=model_figures(content, None),
+        today=today,
+    )
+
+
+@dataclass(frozen=True)
+class _View:
+    kind: str
+    text: str = ""
+    refs: tuple[int, ...] = ()
+    unverified: bool = False
+    svg: str = ""
+    alt: str = ""
+    note: str | None = None
+    table: Table | None = None
+
+    @property
+    def has_dagger(self) -> bool:
+        rows = self.table.rows if self.table else ()
+        return any(line.unverified for row in rows for cell in row for line in cell.lines)
+
+
+def _css_string(value: str) -> str:
+    """A CSS string literal (for @page margin boxes)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{escaped}"'
+
+
+def _page_counter(template: str) -> str:
+    """CSS `content` for "Page %(page)s of %(pages)s" in any word order."""
+    import re
+
+    parts = []
+    for piece in re.split(r"(%\((?:page|pages)\)s)", template):
+        if piece == "%(page)s":
+            parts.append("counter(page)")
+        elif piece == "%(pages)s":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(_css_string(piece))
+    return " ".join(parts)
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("rplcare.leaflet", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+    env.filters["css_string"] = _css_string
+    return env
+
+
+def _views(leaflet: Leaflet, loc: Localizer) -> list[tuple[Any, list[_View]]]:
+    out = []
+    for section in leaflet.sections:
+        views = []
+        for b in section.blocks:
+            if isinstance(b, Para):
+                views.append(_View("para", b.text, b.refs, b.unverified))
+            elif isinstance(b, BarChart | CurveChart):
+                svg = chart_svg(b, fmt=loc.percent, tick=lambda x: loc.percent(x, 0))
+                note = b.interval_note if isinstance(b, BarChart) else None
+                views.append(_View("chart", svg=svg, alt=b.alt, note=note))
+            else:
+                views.append(_View("table", table=b))
+        out.append((section, views))
+    return out
+
+
+def render_html(leaflet: Leaflet) -> str:
+    loc = localizer(leaflet.lang)
+    css = resources.files("rplcare.leaflet").joinpath("templates/leaflet.css").read_text("utf-8")
+    versions = leaflet.labels["versions"] % {
+        "kb": leaflet.knowledge_version,
+        "content": leaflet.content_version,
+        "model": leaflet.model_version,
+    }
+    sections = [
+        _SectionView(s.id, s.title, s.personal, views) for s, views in _views(leaflet, loc)
+    ]
+    return str(
+        _environment()
+        .get_template("leaflet.html")
+        .render(
+            l=_LeafletView(leaflet, sections),
+            css=css,
+            version=__version__,
+            versions=versions,
+            footer_left=f"{leaflet.date_text} · rplcare {leaflet.knowledge_version}",
+            page_of=_page_counter(leaflet.labels["page_of"]),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _SectionView:
+    id: str
+    title: str
+    personal: bool
+    blocks: list[_View]
+
+
+class _LeafletView:
+    def __init__(self, leaflet: Leaflet, sections: list[_SectionView]) -> None:
+        self._leaflet = leaflet
+        self.sections = sections
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._leaflet, name)
+
+
+def render_pdf(html: str) -> bytes:
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # OSError: missing Pango/cairo system libraries
+        raise PdfUnavailableError(
+            f"PDF output needs WeasyPrint and its system libraries ({exc}); install the "
+            "'pdf' extra (make install does)"
+        ) from None
+    pdf = HTML(string=html).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
+
+
+def render(leaflet: Leaflet, fmt: OutputFormat) -> bytes:
+    html = render_html(leaflet)
+    return render_pdf(html) if fmt == "pdf" else html.encode("utf-8")
