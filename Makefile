@@ -6,13 +6,13 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run demo-cli screenshots test lint typecheck pytest bench clean
+.PHONY: install run demo-cli screenshots leaflet-samples test lint typecheck pytest bench clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock $(wildcard src/rplcare/leaflet/locale/*/LC_MESSAGES/*.po)
 	$(UV) sync --locked --all-extras
 	@touch $@
 
@@ -24,9 +24,15 @@ run: install
 screenshots: install
 	RPLCARE_UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/e2e
 
+# Page 1 of each language's leaflet for an example case, as PNG (docs/leaflets/, linked from
+# the README), plus the full PDFs for reading. Needs pdftoppm (poppler-utils).
+leaflet-samples: install
+	$(VENV)/bin/python scripts/leaflet_samples.py
+
 demo-cli: install
 	@for f in examples/*.json; do $(VENV)/bin/rplcare assess "$$f" || exit 1; done
 	$(VENV)/bin/rplcare risk --age 34 --losses 3 --gestational-days 56 --heartbeat
+	$(VENV)/bin/rplcare leaflet examples/secondary-current-pregnancy.json --lang nl -f pdf -o leaflet-nl.pdf
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -304,7 +304,7 @@ def leaflet_command(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--date", help="Date printed on a general leaflet (YYYY-MM-DD; default today)"),
+        typer.Option("--date", help="Date on a general leaflet (YYYY-MM-DD; default today)"),
     ] = None,
 ) -> None:
     """Write a patient leaflet in English, Dutch, Swedish or Chinese, as HTML or PDF."""
@@ -331,7 +331,7 @@ def leaflet_command(
             except ValueError:
                 raise InputError(f"--date {as_of!r} is not a date (YYYY-MM-DD)") from None
             leaflet = general_leaflet(lang, day)
-        data = render(leaflet, format.value)  # type: ignore[arg-type]
+        data = render(leaflet, "pdf" if format is LeafletFormat.pdf else "html")
     except RplcareError as exc:
         raise _fail(exc) from None
     if output is None:

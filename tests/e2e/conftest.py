@@ -1,5 +1,6 @@
 """Browser tests: the real app served by uvicorn on a free local port, driven by Debian's
-Chromium through Playwright (no browser download; `scripts/install-chromium` installs it in CI).
+Chromium through Playwright (no browser download; `scripts/install-system-packages`
+installs it in CI).
 
 One server (a fresh SQLite database with the demo data) and one browser per test session;
 every test gets fresh browser contexts. The `clinician` and `admin` pages reuse the cookies of
@@ -73,7 +74,7 @@ def _require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} not found: the browser tests need Debian's Chromium "
-            "(run scripts/install-chromium; CI does)"
+            "(run scripts/install-system-packages; CI does)"
         )
 
 

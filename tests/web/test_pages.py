@@ -118,6 +118,7 @@ def definition_cells(html: str, row: str) -> list[str]:
         "/patients/import",
         "/patients/1",
         "/patients/1/export",
+        "/patients/1/leaflet",
         "/admin/users",
         "/admin/audit",
     ],
@@ -630,3 +631,31 @@ def test_odd_form_values_never_cause_a_server_error(app_client: TestClient, odd:
         assert "<b>x</b>" not in r.text  # escaped
     assert app_client.get(url).status_code in (200, 404)
     assert app_client.get("/patients", params={"q": odd[:100]}).status_code == 200
+
+
+def test_patient_leaflet_in_each_format_and_language(app_client: TestClient) -> None:
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf, label="RPL-LEAF")
+    add_miscarriage(app_client, url, csrf, days_ago(400))
+    add_miscarriage(app_client, url, csrf, days_ago(200))
+    page = app_client.get(url).text
+    assert f'action="{url}/leaflet"' in page
+    html = app_client.get(f"{url}/leaflet", params={"lang": "sv"})
+    assert html.status_code == 200
+    assert html.headers["cache-control"] == "no-store"
+    assert '<html lang="sv">' in html.text
+    from rplcare.leaflet.i18n import localizer
+
+    swedish = localizer("sv").gettext("Your situation")
+    assert swedish != "Your situation"
+    assert swedish in html.text
+    pdf = app_client.get(f"{url}/leaflet", params={"lang": "zh", "format": "pdf"})
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert pdf.headers["content-disposition"].endswith('-zh.pdf"')
+    bad = app_client.get(f"{url}/leaflet", params={"lang": "fr"})
+    assert bad.status_code == 400
+    assert "Unknown language" in bad.text
+    missing = app_client.get("/patients/999999/leaflet")
+    assert missing.status_code == 404

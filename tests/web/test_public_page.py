@@ -367,3 +367,20 @@ def test_curve_svg_edge_cases() -> None:
         curve_svg([], 40)
     with pytest.raises(ValueError):
         curve_svg([{"day": 40, "risk": 1.5}], 40)
+
+
+@pytest.mark.parametrize("lang", ["en", "nl", "sv", "zh"])
+def test_general_leaflet_is_public_and_linked(client: TestClient, lang: str) -> None:
+    assert f'href="/leaflet?lang={lang}"' in client.get("/risk").text
+    page = client.get("/leaflet", params={"lang": lang})
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "<svg" in page.text
+
+
+def test_general_leaflet_pdf_and_bad_requests(client: TestClient) -> None:
+    pdf = client.get("/leaflet", params={"lang": "nl", "format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert client.get("/leaflet", params={"lang": "de"}).status_code == 400
+    assert client.get("/leaflet", params={"format": "docx"}).status_code == 400

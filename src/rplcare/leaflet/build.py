@@ -7,14 +7,15 @@ catalog message so that it can be translated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from rplcare.engine.assessment import Assessment, CareOut, WorkupOut
 from rplcare.knowledge.loader import KnowledgeBase
 from rplcare.leaflet.content import Cited, Content, Explained, Paragraph
-from rplcare.leaflet.i18n import Localizer, N_
+from rplcare.leaflet.i18n import N_, Localizer
 from rplcare.leaflet.model import (
     Bar,
     BarChart,
@@ -146,8 +147,23 @@ class _Writer:
         return self._(item.label) if item else code
 
     def guideline(self, gid: str) -> str:
+        """Publisher and the year in the guideline's id ("ESHRE 2022", as rplcare names it,
+        although the update appeared in 2023); otherwise the publication year."""
         g = self.kb.guidelines.get(gid)
-        return f"{g.publisher} {g.year}" if g else gid
+        if g is None:
+            return gid
+        year = re.search(r"-(\d{4})(?:-|$)", gid)
+        return f"{g.publisher} {year.group(1) if year else g.year}"
+
+    def item_code(self, item_id: str) -> tuple[str, str] | None:
+        """('test' or 'intervention', code) of a knowledge item."""
+        for inv in self.kb.investigations:
+            if inv.id == item_id:
+                return "test", inv.test
+        for tx in self.kb.treatments:
+            if tx.id == item_id:
+                return "intervention", tx.intervention
+        return None
 
 
 def build_leaflet(
@@ -175,7 +191,8 @@ def build_leaflet(
         title=_("Your recurrent pregnancy loss: information for you")
         if personal
         else _("Recurrent pregnancy loss: information for patients"),
-        subtitle=_("Made for you from your clinic's records on %(date)s") % {"date": loc.date(today)}
+        subtitle=_("Made for you from your clinic's records on %(date)s")
+        % {"date": loc.date(today)}
         if personal
         else _("General information, printed on %(date)s") % {"date": loc.date(today)},
         personal=personal,
@@ -195,9 +212,7 @@ def _labels(w: _Writer, personal: bool) -> dict[str, str]:
     labels = {
         "contents": _("Contents"),
         "sources": _("Sources"),
-        "sources_intro": _(
-            "The numbers in square brackets in the text refer to these sources."
-        ),
+        "sources_intro": _("The numbers in square brackets in the text refer to these sources."),
         "about": _("About this leaflet"),
         "disclaimer": _(
             "This leaflet supports, and does not replace, the advice of your doctor or midwife. "
@@ -263,7 +278,7 @@ def _age_chart(w: _Writer, figures: ModelFigures) -> BarChart:
     spec = w.content.charts.population_by_age
     w.sources.cite(spec.refs)
     bars = tuple(Bar(_band_label(w, b.from_age, b.to_age), b.risk) for b in spec.bands)
-    described = "; ".join(f"{b.label}: {loc.percent(b.estimate)}" for b in bars)
+    described = loc.join([f"{b.label}: {loc.percent(b.estimate)}" for b in bars])
     return BarChart(
         title=_("Chance of miscarriage by the woman's age (Norway, 2009 to 2013)"),
         axis_label=_("Chance of miscarriage"),
@@ -278,19 +293,21 @@ def _losses_chart(w: _Writer, figures: ModelFigures) -> BarChart:
     loc = w.loc
     bars = []
     for k, (est, low, high) in enumerate(figures.by_losses):
-        label = w.loc.ngettext(
-            "%(n)s earlier miscarriage", "%(n)s earlier miscarriages", k
-        ) % {"n": loc.number(k)}
-        bars.append(Bar(label, est, low, high, highlight=False))
-    described = "; ".join(
-        _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
-        % {
-            "label": b.label,
-            "estimate": loc.percent(b.estimate),
-            "low": loc.percent(b.low or 0),
-            "high": loc.percent(b.high or 0),
+        label = w.loc.ngettext("%(n)s earlier miscarriage", "%(n)s earlier miscarriages", k) % {
+            "n": loc.number(k)
         }
-        for b in bars
+        bars.append(Bar(label, est, low, high, highlight=False))
+    described = loc.join(
+        [
+            _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
+            % {
+                "label": b.label,
+                "estimate": loc.percent(b.estimate),
+                "low": loc.percent(b.low or 0),
+                "high": loc.percent(b.high or 0),
+            }
+            for b in bars
+        ]
     )
     return BarChart(
         title=_("Chance of miscarriage in the next pregnancy at age %(age)s")
@@ -338,7 +355,7 @@ def _tests_overview(w: _Writer) -> Table:
 
 
 def _positions_cell(
-    w: _Writer, positions: list[tuple[str, str, str]], refs: Iterable[str]
+    w: _Writer, positions: Sequence[tuple[str, str, str]], refs: Iterable[str]
 ) -> Cell:
     _ = w._
     lines = tuple(
@@ -348,7 +365,7 @@ def _positions_cell(
     return Cell("", w.sources.cite(refs), any(x.unverified for x in lines), lines)
 
 
-def _dedupe_positions(positions: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+def _dedupe_positions(positions: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """One line per guideline and advice (several conditional items can give the same)."""
     seen: dict[tuple[str, str], str] = {}
     rank = {"verified": 0, "secondary": 1, "unverified": 2}
@@ -391,31 +408,28 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
     _ = w._
     loc = w.loc
     h = a.history
+    n = loc.number
+    intro = loc.sentences(
+        _("You are %(age)s years old.") % {"age": n(a.patient.age)},
+        loc.ngettext(
+            "You have been pregnant %(n)s time.",
+            "You have been pregnant %(n)s times.",
+            h.pregnancies,
+        )
+        % {"n": n(h.pregnancies)},
+        loc.ngettext(
+            "%(n)s pregnancy ended in a loss.", "%(n)s pregnancies ended in a loss.", h.losses_total
+        )
+        % {"n": n(h.losses_total)},
+        loc.ngettext(
+            "You have %(n)s child born alive.", "You have %(n)s children born alive.", h.live_births
+        )
+        % {"n": n(h.live_births)}
+        if h.live_births
+        else "",
+    )
     blocks: list[Block] = [
-        Para(
-            _("You are %(age)s years old.") % {"age": loc.number(a.patient.age)}
-            + " "
-            + loc.ngettext(
-                "You have been pregnant %(n)s time.", "You have been pregnant %(n)s times.", h.pregnancies
-            )
-            % {"n": loc.number(h.pregnancies)}
-            + " "
-            + loc.ngettext(
-                "%(n)s pregnancy ended in a loss.", "%(n)s pregnancies ended in a loss.", h.losses_total
-            )
-            % {"n": loc.number(h.losses_total)}
-            + (
-                " "
-                + loc.ngettext(
-                    "You have %(n)s child born alive.",
-                    "You have %(n)s children born alive.",
-                    h.live_births,
-                )
-                % {"n": loc.number(h.live_births)}
-                if h.live_births
-                else ""
-            )
-        ),
+        Para(intro),
         Para(
             _(
                 "Guidelines count losses differently, so the answer to “is this recurrent "
@@ -430,9 +444,9 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
             continue
         definition = w.kb.definitions.get(gid)
         needed = definition.min_losses if definition else 0
-        counted = loc.ngettext(
-            "%(n)s loss counts", "%(n)s losses count", d.losses_counted
-        ) % {"n": loc.number(d.losses_counted)}
+        counted = loc.ngettext("%(n)s loss counts", "%(n)s losses count", d.losses_counted) % {
+            "n": loc.number(d.losses_counted)
+        }
         if d.meets:
             answer = _("Yes") + " (" + counted + ")"
             if d.kind == "primary":
@@ -516,10 +530,12 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
     if figures.population_same_age is not None:
         est, low, high = figures.population_same_age
         bars.append(Bar(_("Women of your age, no earlier miscarriage"), est, low, high))
-    described = "; ".join(
-        _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
-        % {"label": b.label, **_risk_text(loc, b.estimate, b.low or 0, b.high or 0)}
-        for b in bars
+    described = loc.join(
+        [
+            _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
+            % {"label": b.label, **_risk_text(loc, b.estimate, b.low or 0, b.high or 0)}
+            for b in bars
+        ]
     )
     blocks.append(
         BarChart(
@@ -536,31 +552,38 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
         weeks, days = divmod(cur.gestational_age_days, 7)
         r12 = cur.loss_risk_to_12_weeks
         r20 = cur.loss_risk_to_20_weeks
-        text = _("You are now %(weeks)s weeks and %(days)s days pregnant.") % {
-            "weeks": loc.number(weeks),
-            "days": loc.number(days),
-        }
+        parts = [
+            _("You are now %(weeks)s weeks and %(days)s days pregnant.")
+            % {"weeks": loc.number(weeks), "days": loc.number(days)}
+        ]
         if cur.gestational_age_days < 84:
-            text += " " + _(
-                "The chance of losing this pregnancy before 12 weeks is about %(estimate)s "
-                "(between %(low)s and %(high)s)."
-            ) % _risk_text(loc, r12.estimate, r12.interval[0], r12.interval[1])
-        text += " " + _(
-            "The chance of losing it before 20 weeks is about %(estimate)s (between %(low)s "
-            "and %(high)s). The chart shows how this chance falls each week the pregnancy "
-            "goes on."
-        ) % _risk_text(loc, r20.estimate, r20.interval[0], r20.interval[1])
+            parts.append(
+                _(
+                    "The chance of losing this pregnancy before 12 weeks is about %(estimate)s "
+                    "(between %(low)s and %(high)s)."
+                )
+                % _risk_text(loc, r12.estimate, r12.interval[0], r12.interval[1])
+            )
+        parts.append(
+            _(
+                "The chance of losing it before 20 weeks is about %(estimate)s (between %(low)s "
+                "and %(high)s). The chart shows how this chance falls each week the pregnancy "
+                "goes on."
+            )
+            % _risk_text(loc, r20.estimate, r20.interval[0], r20.interval[1])
+        )
         if cur.heartbeat_seen:
-            text += " " + _("A heartbeat has been seen, which is reassuring.")
+            parts.append(_("A heartbeat has been seen, which is reassuring."))
+        text = loc.sentences(*parts)
         blocks.append(Para(text, w.sources.cite(["tong-2008", "westin-2007", "rplcare-model"])))
         points = [(p.day / 7, p.risk) for p in cur.curve_to_20_weeks]
         keep = [pt for pt in points if pt[0] >= 5]
-        sample = [
-            (wk, r) for wk, r in keep if abs(wk - round(wk)) < 1e-9 and round(wk) % 2 == 0
-        ]
-        described = "; ".join(
-            _("week %(week)s: %(risk)s") % {"week": loc.number(wk), "risk": loc.percent(r)}
-            for wk, r in sample
+        sample = [(wk, r) for wk, r in keep if abs(wk - round(wk)) < 1e-9 and round(wk) % 2 == 0]
+        described = loc.join(
+            [
+                _("week %(week)s: %(risk)s") % {"week": loc.number(wk), "risk": loc.percent(r)}
+                for wk, r in sample
+            ]
         )
         blocks.append(
             CurveChart(
@@ -637,7 +660,7 @@ def _your_tests(w: _Writer, workup: list[WorkupOut]) -> list[Block]:
         ),
     ]
     if against:
-        names = ", ".join(w.label(w.content.tests, c) for c in against)
+        names = loc.join([w.label(w.content.tests, c) for c in against])
         refs = {i.citation_detail.ref for c in against for i in groups[c]}
         blocks.append(
             Para(
@@ -658,7 +681,7 @@ def _result_text(w: _Writer, result: str | None, value: float | None, unit: str 
         parts.append(w._(RESULT[result]) if result in RESULT else result)
     if value is not None:
         parts.append(w.loc.number(value, 2) + (f" {unit}" if unit else ""))
-    return ", ".join(parts) or "-"
+    return w.loc.join(parts) or "-"
 
 
 def _your_results(
@@ -711,7 +734,7 @@ def _your_results(
         blocks.append(
             Para(
                 _("Your tests did not find: %(causes)s.")
-                % {"causes": ", ".join(w.label(w.content.causes, c.category) for c in excluded)}
+                % {"causes": loc.join([w.label(w.content.causes, c.category) for c in excluded])}
             )
         )
     if a.causes_not_assessed:
@@ -719,8 +742,8 @@ def _your_results(
             Para(
                 _("Not tested yet, so still open: %(causes)s.")
                 % {
-                    "causes": ", ".join(
-                        w.label(w.content.causes, c.category) for c in a.causes_not_assessed
+                    "causes": loc.join(
+                        [w.label(w.content.causes, c.category) for c in a.causes_not_assessed]
                     )
                 }
             )
@@ -735,7 +758,8 @@ def _your_care(w: _Writer, care: list[CareOut]) -> list[Block]:
         groups.setdefault(item.intervention, []).append(item)
     order = {"recommended": 0, "consider": 1, "not_recommended": 2}
     codes = sorted(
-        groups, key=lambda c: (min(order[i.recommendation] for i in groups[c]), list(groups).index(c))
+        groups,
+        key=lambda c: (min(order[i.recommendation] for i in groups[c]), list(groups).index(c)),
     )
     rows = tuple(
         (
@@ -770,8 +794,12 @@ def _disagreements(w: _Writer, a: Assessment) -> list[Block]:
     _ = w._
     names = []
     for d in a.disagreements:
-        table = w.content.tests if d.kind == "test" else w.content.interventions
-        name = w.label(table, d.topic)
+        found = next(filter(None, (w.item_code(p.id) for p in d.positions)), None)
+        if found is None:
+            continue
+        kind, code = found
+        table = w.content.tests if kind == "test" else w.content.interventions
+        name = w.label(table, code)
         if name not in names:
             names.append(name)
     return [
@@ -781,6 +809,6 @@ def _disagreements(w: _Writer, a: Assessment) -> list[Block]:
                 "each guideline's advice. rplcare does not choose between them; your doctor "
                 "can explain which fits you best."
             )
-            % {"topics": ", ".join(names)}
+            % {"topics": w.loc.join(names)}
         )
     ]

@@ -56,9 +56,7 @@ def extract_template() -> Catalog:
         for lineno, message, comments, _context in extract_from_file(
             "python", str(py), keywords=KEYWORDS
         ):
-            catalog.add(
-                message, locations=[(f"leaflet/{py.name}", lineno)], auto_comments=comments
-            )
+            catalog.add(message, locations=[(f"leaflet/{py.name}", lineno)], auto_comments=comments)
     content = base / "content.yaml"
     for lineno, message in _content_messages(content):
         catalog.add(message, locations=[("leaflet/content.yaml", lineno)])
@@ -86,16 +84,22 @@ def read_catalog(lang: str) -> Catalog:
 
 
 def _ids(message: Message) -> list[str]:
-    return list(message.id) if isinstance(message.id, tuple | list) else [message.id]
+    return list(message.id) if isinstance(message.id, tuple | list) else [str(message.id)]
 
 
 def _strs(message: Message) -> list[str]:
-    return list(message.string) if isinstance(message.string, tuple | list) else [message.string]
+    return (
+        list(message.string)
+        if isinstance(message.string, tuple | list)
+        else [str(message.string or "")]
+    )
 
 
-def check_catalog(lang: str, template: Catalog) -> list[CatalogProblem]:
-    """Missing, untranslated, fuzzy, obsolete-in-use and placeholder mismatches."""
-    catalog = read_catalog(lang)
+def check_catalog(
+    lang: str, template: Catalog, catalog: Catalog | None = None
+) -> list[CatalogProblem]:
+    """Missing, untranslated, fuzzy, stale, and placeholder mismatches."""
+    catalog = catalog if catalog is not None else read_catalog(lang)
     problems: list[CatalogProblem] = []
     for tmpl in template:
         if not tmpl.id:
@@ -135,7 +139,9 @@ def update_catalogs() -> list[Path]:
     pot = locale_dir() / f"{DOMAIN}.pot"
     pot.parent.mkdir(parents=True, exist_ok=True)
     with pot.open("wb") as fh:
-        write_po(fh, template, omit_header=False, sort_output=False, width=100, include_lineno=False)
+        write_po(
+            fh, template, omit_header=False, sort_output=False, width=100, include_lineno=False
+        )
     written.append(pot)
     for lang, folder in CATALOGS.items():
         path = po_path(lang)

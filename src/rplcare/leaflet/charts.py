@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Callable
 from itertools import count
+from typing import Any
 
 from rplcare.leaflet.model import BarChart, CurveChart
 
@@ -18,7 +19,7 @@ FONTS = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "sans-serif"]
 _ids = count(1)
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,19 +35,23 @@ def _default_percent(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _to_svg(fig: object, title: str, desc: str) -> str:
+def _to_svg(fig: Any, title: str, desc: str) -> str:
     import matplotlib
 
     plt = _pyplot()
     buf = io.StringIO()
     n = next(_ids)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"rplcare-{n}"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg") :]
-    # Accessible name and description; ids unique within one HTML page.
+    # Accessible name and description; ids unique within one HTML page (matplotlib numbers
+    # its elements from 1 in every figure).
     uid = f"chart{n}"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{uid}-{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{uid}-{m.group(1)})", svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{uid}-{m.group(1)}"', svg)
     svg = re.sub(
         r"<svg ",
         f'<svg role="img" aria-labelledby="{uid}-t {uid}-d" ',
@@ -71,7 +76,7 @@ def _fonts() -> list[str]:
     return [f for f in FONTS if f in have or f == "sans-serif"]
 
 
-def _style() -> dict[str, object]:
+def _style() -> dict[str, Any]:
     return {
         "font.family": _fonts(),
         "font.size": 9,
@@ -84,12 +89,14 @@ def _style() -> dict[str, object]:
     }
 
 
-def bar_chart_svg(chart: BarChart, fmt: Fmt = _default_percent, tick: Fmt = _default_percent) -> str:
+def bar_chart_svg(
+    chart: BarChart, fmt: Fmt = _default_percent, tick: Fmt = _default_percent
+) -> str:
     import matplotlib
     from matplotlib.ticker import FuncFormatter
 
     plt = _pyplot()
-    with matplotlib.rc_context(_style()):
+    with matplotlib.rc_context(_style()):  # type: ignore[arg-type]
         height = 0.5 + 0.42 * len(chart.bars)
         fig, ax = plt.subplots(figsize=(6.2, height))
         labels = [b.label for b in chart.bars][::-1]
@@ -118,13 +125,12 @@ def curve_chart_svg(chart: CurveChart, tick: Fmt = _default_percent) -> str:
     from matplotlib.ticker import FuncFormatter
 
     plt = _pyplot()
-    with matplotlib.rc_context(_style()):
+    with matplotlib.rc_context(_style()):  # type: ignore[arg-type]
         fig, ax = plt.subplots(figsize=(6.2, 2.8))
         ax.plot(chart.weeks, chart.risks, color=HIGHLIGHT, linewidth=2)
-        if chart.marker_week is not None and chart.weeks:
-            nearest = min(
-                range(len(chart.weeks)), key=lambda i: abs(chart.weeks[i] - chart.marker_week)
-            )
+        marker = chart.marker_week
+        if marker is not None and chart.weeks:
+            nearest = min(range(len(chart.weeks)), key=lambda i: abs(chart.weeks[i] - marker))
             mx, my = chart.weeks[nearest], chart.risks[nearest]
             ax.plot([mx], [my], marker="o", color=INK, markersize=6)
             ax.annotate(

@@ -33,7 +33,7 @@ HTML_LANG: dict[str, str] = {"en": "en-GB", "nl": "nl", "sv": "sv", "zh": "zh-Ha
 LANGUAGES: tuple[str, ...] = tuple(LOCALES)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+def N_(message: str) -> str:
     return message
 
 
@@ -93,8 +93,11 @@ class Localizer:
         """A share as a percentage: one decimal below 10%, whole numbers above (unless set)."""
         if digits is None:
             digits = 1 if share < 0.1 else 0
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-        return format_percent(share, pattern, locale=self.locale)
+        # Round first, then let the locale's own pattern (e.g. "8,7 %" in Swedish) show the
+        # digits that remain.
+        return format_percent(
+            round(share, digits + 2), locale=self.locale, decimal_quantization=False
+        )
 
     def number(self, value: float, digits: int = 0) -> str:
         pattern = "#,##0" + ("." + "#" * digits if digits else "")
@@ -102,6 +105,16 @@ class Localizer:
 
     def date(self, day: date) -> str:
         return format_date(day, format="long", locale=self.locale)
+
+    def join(self, items: list[str]) -> str:
+        """A list in the language's own way ("A, B and C", "A、B和C")."""
+        from babel.lists import format_list
+
+        return format_list(items, locale=self.locale) if items else ""
+
+    def sentences(self, *parts: str) -> str:
+        """Sentences one after another: Chinese needs no space between them."""
+        return ("" if self.lang == "zh" else " ").join(p for p in parts if p)
 
 
 def localizer(lang: str) -> Localizer:

@@ -93,6 +93,8 @@ class _View:
 def _css_string(value: str) -> str:
     """A CSS string literal (for @page margin boxes)."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    # "<" as a CSS escape, so no text can close the <style> element.
+    escaped = escaped.replace("<", "\\3c ")
     return f'"{escaped}"'
 
 
@@ -150,9 +152,7 @@ def render_html(leaflet: Leaflet) -> str:
         "content": leaflet.content_version,
         "model": leaflet.model_version,
     }
-    sections = [
-        _SectionView(s.id, s.title, s.personal, views) for s, views in _views(leaflet, loc)
-    ]
+    sections = [_SectionView(s.id, s.title, s.personal, views) for s, views in _views(leaflet, loc)]
     return str(
         _environment()
         .get_template("leaflet.html")
@@ -184,15 +184,33 @@ class _LeafletView:
         return getattr(self._leaflet, name)
 
 
+class _SvgPropertyNoise:
+    def filter(self, record: object) -> bool:
+        import logging
+
+        assert isinstance(record, logging.LogRecord)
+        return "unknown property" not in record.getMessage()
+
+
 def render_pdf(html: str) -> bytes:
     try:
-        from weasyprint import HTML
+        from weasyprint import HTML  # type: ignore[import-untyped]
     except (ImportError, OSError) as exc:  # OSError: missing Pango/cairo system libraries
         raise PdfUnavailableError(
             f"PDF output needs WeasyPrint and its system libraries ({exc}); install the "
             "'pdf' extra (make install does)"
         ) from None
-    pdf = HTML(string=html).write_pdf()
+    import logging
+
+    # WeasyPrint's HTML pass also reads the inline SVG's style attributes and warns about SVG
+    # properties (fill, text-anchor) that its SVG renderer then applies; silence only those.
+    log = logging.getLogger("weasyprint")
+    only_real = _SvgPropertyNoise()
+    log.addFilter(only_real)
+    try:
+        pdf = HTML(string=html).write_pdf()
+    finally:
+        log.removeFilter(only_real)
     assert pdf is not None
     return bytes(pdf)
 

@@ -325,3 +325,16 @@ def risk_page(request: Request) -> Response:
     # The answers are in the URL: keep them out of shared caches and of the browser cache.
     response.headers["cache-control"] = "no-store"
     return response
+
+
+@router.get("/leaflet", response_model=None, summary="General patient leaflet (HTML or PDF)")
+def general_leaflet_page(lang: str = "en", format: str = "html") -> Response:
+    """The general (not personal) leaflet in English, Dutch, Swedish or Chinese."""
+    from datetime import date
+
+    from rplcare.leaflet.render import general_leaflet
+    from rplcare.web.leaflets import bad_request, leaflet_response
+
+    if message := bad_request(lang, format):
+        return Response(message + "\n", status_code=400, media_type="text/plain; charset=utf-8")
+    return leaflet_response(general_leaflet(lang, date.today()), format, "rplcare-leaflet")

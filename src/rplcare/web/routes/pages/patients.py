@@ -22,6 +22,7 @@ from rplcare.web.routes.pages.common import (
     PageUser,
     bad_csrf,
     couple_or_404,
+    error_page,
     posted_couple,
     render,
     see_other,
@@ -237,6 +238,35 @@ def export_case(couple_id: int, request: Request, session: SessionDep, user: Pag
             "cache-control": "no-store",
         },
     )
+
+
+@router.get("/patients/{couple_id}/leaflet", response_model=None)
+def patient_leaflet(
+    couple_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    lang: str = "en",
+    format: str = "html",
+) -> Response:
+    """The couple's personal leaflet in their language, as a page to print or a PDF."""
+    from rplcare.domain.validation import parse_case
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.leaflet.render import leaflet_for_case
+    from rplcare.web.leaflets import bad_request, leaflet_response
+
+    if message := bad_request(lang, format):
+        return error_page(request, user, 400, message)
+    couple = couple_or_404(request, session, couple_id, user)
+    if not isinstance(couple, Couple):
+        return couple
+    kb = load_knowledge()
+    try:
+        case = parse_case(repo.couple_to_case(couple, date.today()), kb, f"couple {couple.id}")
+    except CaseValidationError as exc:
+        return error_page(request, user, 422, "; ".join(exc.problems))
+    repo.audit(session, user.username, "leaflet", "couple", couple.id, f"{lang} {format}")
+    return leaflet_response(leaflet_for_case(case, lang, kb), format, f"rplcare-{couple.id}")
 
 
 # --- delete ---------------------------------------------------------------------------------

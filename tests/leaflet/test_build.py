@@ -1,0 +1,214 @@
+"""The leaflet's content: what each section says for the example cases, in every language."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from rplcare.domain.validation import parse_case
+from rplcare.engine.assess import assess
+from rplcare.io import load_case
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.leaflet.build import build_leaflet
+from rplcare.leaflet.content import load_content
+from rplcare.leaflet.i18n import LANGUAGES, localizer
+from rplcare.leaflet.model import BarChart, CurveChart, Leaflet, Para, Section, Table
+from rplcare.leaflet.render import leaflet_for_case, model_figures
+from tests.conftest import REPO
+from tests.leaflet.conftest import build
+from tests.test_bad_input import plausible_cases
+
+PERSONAL_ORDER = ["you", "your_chances", "your_tests", "your_results", "your_care"]
+GENERAL_ORDER = [s.id for s in load_content().general]
+
+
+def section(leaflet: Leaflet, sid: str) -> Section:
+    return next(s for s in leaflet.sections if s.id == sid)
+
+
+def texts(leaflet: Leaflet) -> list[str]:
+    out = []
+    for s in leaflet.sections:
+        for b in s.blocks:
+            if isinstance(b, Para):
+                out.append(b.text)
+            elif isinstance(b, Table):
+                out += [c.text for row in b.rows for c in row if not c.lines]
+                out += [line.text for row in b.rows for c in row for line in c.lines]
+            else:
+                out += [b.title, b.alt]
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_personal_leaflet_has_the_personal_part_then_the_general_part(lang: str) -> None:
+    leaflet = build("aps-three-losses", lang)
+    ids = [s.id for s in leaflet.sections]
+    assert ids[:5] == PERSONAL_ORDER
+    assert ids[-len(GENERAL_ORDER) :] == GENERAL_ORDER
+    assert all(s.personal for s in leaflet.sections[:5])
+    assert not any(s.personal for s in leaflet.sections[-len(GENERAL_ORDER) :])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_general_leaflet_has_only_general_sections(lang: str) -> None:
+    assert [s.id for s in build("general", lang).sections] == GENERAL_ORDER
+
+
+def test_definitions_table_shows_each_guideline_side_by_side() -> None:
+    table = section(build("aps-three-losses", "en"), "you").blocks[2]
+    assert isinstance(table, Table)
+    rows = table.rows
+    assert [[c.text for c in row] for row in rows] == [
+        ["ESHRE 2022", "Yes (3 losses count); primary: no earlier birth",
+         "Tests to look for a cause are advised."],
+        ["RCOG 2023", "No (2 losses count; 3 are needed)",
+         "Your doctor may offer tests to look for a cause."],
+        ["ASRM 2012", "Yes (2 losses count); primary: no earlier birth",
+         "Tests to look for a cause are advised."],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_risk_figures_are_the_assessments_in_the_locales_format(lang: str) -> None:
+    kb = load_knowledge()
+    case = load_case(REPO / "examples" / "aps-three-losses.json", kb)
+    risk = assess(case, kb).prognosis.next_pregnancy.miscarriage_risk
+    loc = localizer(lang)
+    first = section(build("aps-three-losses", lang), "your_chances").blocks[0]
+    assert isinstance(first, Para)
+    for value in (risk.estimate, *risk.interval):
+        assert loc.percent(value) in first.text
+    chart = next(b for b in section(build("aps-three-losses", lang), "your_chances").blocks
+                 if isinstance(b, BarChart))  # fmt: skip
+    you = chart.bars[0]
+    assert you.highlight
+    assert (you.estimate, you.low, you.high) == (risk.estimate, *risk.interval)
+    population = chart.bars[1]
+    assert population.estimate < you.estimate
+
+
+@pytest.mark.parametrize(
+    ("lang", "percent", "day"),
+    [
+        ("en", "8.7%", "10 May 2026"),
+        ("nl", "8,7%", "10 mei 2026"),
+        ("sv", "8,7\xa0%", "10 maj 2026"),
+        ("zh", "8.7%", "2026年5月10日"),
+    ],
+)
+def test_numbers_and_dates_follow_the_locale(lang: str, percent: str, day: str) -> None:
+    loc = localizer(lang)
+    assert loc.percent(0.087) == percent
+    assert loc.date(date(2026, 5, 10)) == day
+    assert day in build("aps-three-losses", lang).subtitle
+
+
+def test_current_pregnancy_gets_a_weekly_curve_only_when_there_is_one() -> None:
+    with_current = section(build("secondary-current-pregnancy", "en"), "your_chances")
+    curves = [b for b in with_current.blocks if isinstance(b, CurveChart)]
+    assert len(curves) == 1
+    curve = curves[0]
+    assert curve.marker_week == pytest.approx(52 / 7)
+    assert list(curve.risks) == sorted(curve.risks, reverse=True)  # risk falls with each week
+    current = with_current.blocks[-3]
+    assert isinstance(current, Para)
+    assert "7 weeks and 3 days" in current.text
+    without = section(build("aps-three-losses", "en"), "your_chances")
+    assert not [b for b in without.blocks if isinstance(b, CurveChart)]
+
+
+def test_results_are_explained_with_plain_names_and_causes() -> None:
+    results = section(build("secondary-current-pregnancy", "en"), "your_results")
+    table, causes = results.blocks[0], results.blocks[1]
+    assert isinstance(table, Table) and isinstance(causes, Table)
+    assert [c.text for c in table.rows[1]] == [
+        "Chromosome test (man)",
+        "1 June 2025",
+        "balanced translocation",
+    ]
+    assert causes.rows[0][0].text == "Chromosome rearrangement in a parent"
+    assert causes.rows[0][1].text == "Found"
+
+
+def test_workup_rows_say_what_each_guideline_advises_with_unverified_marks() -> None:
+    tests = section(build("aps-three-losses", "en"), "your_tests").blocks[1]
+    assert isinstance(tests, Table)
+    by_test = {row[0].text: row for row in tests.rows}
+    acl_igm = by_test["Anticardiolipin antibodies (IgM)"]
+    lines = {line.text: line.unverified for line in acl_igm[2].lines}
+    # RCOG's position is verified; ESHRE's and ASRM's were not read in the primary text.
+    assert lines["RCOG 2023: can be considered"] is False
+    assert lines["ESHRE 2022: advised"] is True
+    assert acl_igm[3].text == "Not done yet"
+    assert by_test["Lupus anticoagulant"][3].text == "Done"
+
+
+def test_disagreements_name_topics_in_the_leaflets_language() -> None:
+    para = section(build("aps-three-losses", "nl"), "disagreements").blocks[0]
+    assert isinstance(para, Para)
+    assert "Lage dosis aspirine" in para.text or "aspirine" in para.text.lower()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_footnote_points_to_a_listed_source_and_every_source_is_used(lang: str) -> None:
+    for subject in ("aps-three-losses", "general"):
+        leaflet = build(subject, lang)
+        listed = {s.number for s in leaflet.sources}
+        used: set[int] = set()
+        for s in leaflet.sections:
+            for b in s.blocks:
+                if isinstance(b, Para):
+                    used |= set(b.refs)
+                elif isinstance(b, Table):
+                    used |= {n for row in b.rows for c in row for n in c.refs}
+        chart_refs = {s.number for s in leaflet.sources if s.short == "Magnus 2019"}
+        assert used | chart_refs == listed
+        assert listed == set(range(1, len(listed) + 1))
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_translated_leaflets_contain_no_untranslated_english_paragraphs(lang: str) -> None:
+    english = set(texts(build("general", "en")))
+    translated = texts(build("general", lang))
+    # Names such as "TSH" or "Prolactin" may legitimately stay the same; sentences may not.
+    same = [t for t in translated if t in english and len(t.split()) > 4]
+    assert same == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_placeholder_is_left_unfilled(lang: str) -> None:
+    for subject in ("aps-three-losses", "secondary-current-pregnancy", "general"):
+        for text in texts(build(subject, lang)):
+            assert not re.search(r"%\(\w+\)", text), text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=plausible_cases())
+def test_any_valid_case_builds_a_leaflet_in_every_language(raw: dict[str, object]) -> None:
+    kb = load_knowledge()
+    try:
+        case = parse_case(raw, kb, "generated")
+    except Exception:  # the strategy also draws invalid cases; those are another test's job
+        return
+    for lang in LANGUAGES:
+        leaflet = leaflet_for_case(case, lang, kb)
+        assert leaflet.sections[0].id == "you"
+        assert all(t.strip() for t in texts(leaflet) if t is not None)
+
+
+def test_builder_is_pure_and_repeatable() -> None:
+    kb = load_knowledge()
+    content = load_content()
+    case = load_case(REPO / "examples" / "two-losses-young.json", kb)
+    a = assess(case, kb)
+    figures = model_figures(content, a.patient.age)
+    kwargs = {
+        "kb": kb, "content": content, "figures": figures, "today": case.as_of, "assessment": a
+    }  # fmt: skip
+    first = build_leaflet(loc=localizer("sv"), **kwargs)  # type: ignore[arg-type]
+    second = build_leaflet(loc=localizer("sv"), **kwargs)  # type: ignore[arg-type]
+    assert first == second
