@@ -327,7 +327,15 @@ def risk_page(request: Request) -> Response:
     return response
 
 
-@router.get("/leaflet", response_model=None, summary="General patient leaflet (HTML or PDF)")
+@router.get(
+    "/leaflet",
+    response_class=HTMLResponse,
+    summary="General patient leaflet (HTML or PDF)",
+    responses={
+        200: {"content": {"text/html": {}, "application/pdf": {}}},
+        400: {"description": "Unknown language or format", "content": {"text/plain": {}}},
+    },
+)
 def general_leaflet_page(lang: str = "en", format: str = "html") -> Response:
     """The general (not personal) leaflet in English, Dutch, Swedish or Chinese."""
     from datetime import date
