@@ -491,3 +491,25 @@ def test_test_date_before_birth_date_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(CaseValidationError) as exc:
         load_case(path)
     assert "tests[0].date: before the patient's birth_date (1990-05-01)" in str(exc.value)
+
+
+def test_implausible_bmi_is_a_field_path_error_not_a_model_overflow() -> None:
+    """Found by the API fuzzer: BMI 1e6 made the prognosis logit infinite (HTTP 500)."""
+    from rplcare.domain.validation import parse_case
+    from rplcare.errors import CaseValidationError
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.prognosis.quick import BMI_RANGE
+
+    kb = load_knowledge()
+    assert tuple(kb.vocabulary.limits.bmi_range) == BMI_RANGE  # case files and /risk agree
+    raw = {
+        "schema": "rplcare.case/1",
+        "as_of": "2026-01-01",
+        "patient": {"age": 30},
+        "lifestyle": {"bmi": 1e6},
+    }
+    with pytest.raises(CaseValidationError) as err:
+        parse_case(raw, kb, "t")
+    assert err.value.problems == ["lifestyle.bmi: 1e+06 is outside the plausible 10-100"]
+    raw["lifestyle"] = {"bmi": 100}
+    assert parse_case(raw, kb, "t").lifestyle is not None

@@ -165,6 +165,10 @@ def semantic_problems(case: Case, kb: KnowledgeBase) -> list[str]:
                         f"but pregnancies[{t.pregnancy}] is {outcome.value}"
                     )
 
+    life = case.lifestyle
+    low, high = limits.bmi_range
+    if life is not None and life.bmi is not None and not low <= life.bmi <= high:
+        problems.append(f"lifestyle.bmi: {life.bmi:g} is outside the plausible {low:g}-{high:g}")
     cp = case.current_pregnancy
     if cp is not None and cp.gestational_age_days > limits.max_gestational_weeks * 7:
         problems.append(

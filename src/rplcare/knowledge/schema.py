@@ -198,6 +198,7 @@ class Limits(_Frozen):
 
     max_gestational_weeks: float
     max_age_years: int
+    bmi_range: tuple[float, float]
     note: str
 
 
