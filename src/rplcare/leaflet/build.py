@@ -14,7 +14,8 @@ from datetime import date
 
 from rplcare.engine.assessment import Assessment, CareOut, WorkupOut
 from rplcare.knowledge.loader import KnowledgeBase
-from rplcare.leaflet.content import Cited, Content, Explained, Paragraph
+from rplcare.leaflet.content import Cited, Content, Explained
+from rplcare.leaflet.content import Section as ContentSection
 from rplcare.leaflet.i18n import N_, Localizer
 from rplcare.leaflet.model import (
     Bar,
@@ -29,6 +30,7 @@ from rplcare.leaflet.model import (
     Source,
     Table,
 )
+from rplcare.prognosis.current import WEEK_12
 
 # The three definitions the leaflet explains, in the order it shows them.
 DEFINITION_GUIDELINES = ("eshre-2022", "rcog-2023", "asrm-2012")
@@ -117,7 +119,7 @@ class _Writer:
         self.sources = _Sources(kb)
         self._ = loc.gettext
 
-    def params(self, item: Cited, extra: dict[str, float] | None = None) -> dict[str, str]:
+    def params(self, item: Cited) -> dict[str, str]:
         loc = self.loc
         out: dict[str, str] = {}
         for name, p in item.params.items():
@@ -127,14 +129,12 @@ class _Writer:
                 out[name] = loc.number(p.number, 1)
             elif p.percent is not None:
                 out[name] = loc.percent(p.percent)
-        for name, value in (extra or {}).items():
-            out[name] = loc.number(value)
         return out
 
-    def para(self, item: Cited, extra: dict[str, float] | None = None) -> Para:
+    def para(self, item: Cited) -> Para:
         text = self._(item.text)
         if item.params:
-            text = text % self.params(item, extra)
+            text = text % self.params(item)
         return Para(text, self.sources.cite(item.refs), item.verification == "unverified")
 
     def explained(self, item: Explained) -> Cell:
@@ -243,24 +243,17 @@ def _labels(w: _Writer, personal: bool) -> dict[str, str]:
 # --- general sections -------------------------------------------------------------------
 
 
-def _general_section(w: _Writer, section: object, figures: ModelFigures) -> Section:
-    from rplcare.leaflet.content import Section as ContentSection
-
-    assert isinstance(section, ContentSection)
+def _general_section(w: _Writer, section: ContentSection, figures: ModelFigures) -> Section:
     blocks: list[Block] = []
     for p in section.paragraphs:
-        blocks.append(_general_para(w, p, figures))
+        blocks.append(w.para(p))
         if p.chart == "population_by_age":
-            blocks.append(_age_chart(w, figures))
+            blocks.append(_age_chart(w))
         elif p.chart == "risk_by_losses":
             blocks.append(_losses_chart(w, figures))
         if p.table == "tests":
             blocks.append(_tests_overview(w))
     return Section(section.id, w._(section.title), tuple(blocks))
-
-
-def _general_para(w: _Writer, p: Paragraph, figures: ModelFigures) -> Para:
-    return w.para(p)
 
 
 def _band_label(w: _Writer, low: int | None, high: int | None) -> str:
@@ -272,7 +265,7 @@ def _band_label(w: _Writer, low: int | None, high: int | None) -> str:
     return w._("%(low)s to %(high)s") % {"low": n(low or 0), "high": n(high or 0)}
 
 
-def _age_chart(w: _Writer, figures: ModelFigures) -> BarChart:
+def _age_chart(w: _Writer) -> BarChart:
     _ = w._
     loc = w.loc
     spec = w.content.charts.population_by_age
@@ -556,7 +549,7 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             _("You are now %(weeks)s weeks and %(days)s days pregnant.")
             % {"weeks": loc.number(weeks), "days": loc.number(days)}
         ]
-        if cur.gestational_age_days < 84:
+        if cur.gestational_age_days < WEEK_12:
             parts.append(
                 _(
                     "The chance of losing this pregnancy before 12 weeks is about %(estimate)s "
@@ -576,8 +569,8 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             parts.append(_("A heartbeat has been seen, which is reassuring."))
         text = loc.sentences(*parts)
         blocks.append(Para(text, w.sources.cite(["tong-2008", "westin-2007", "rplcare-model"])))
-        points = [(p.day / 7, p.risk) for p in cur.curve_to_20_weeks]
-        keep = [pt for pt in points if pt[0] >= 5]
+        # The model's curve already starts at 5 weeks (prognosis.current.CURVE_FROM_DAY).
+        keep = [(p.day / 7, p.risk) for p in cur.curve_to_20_weeks]
         sample = [(wk, r) for wk, r in keep if abs(wk - round(wk)) < 1e-9 and round(wk) % 2 == 0]
         described = loc.join(
             [
