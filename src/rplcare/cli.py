@@ -160,8 +160,14 @@ def knowledge_check() -> None:
     """Validate every knowledge file against its schema and cross-file invariants."""
     from rplcare.knowledge.loader import load_knowledge
 
+    from rplcare.fhir.terminology import check_against_vocabulary, load_terminology
+
     try:
         kb = load_knowledge()
+        terminology = load_terminology()
+        problems = check_against_vocabulary(terminology, set(kb.vocabulary.tests))
+        if problems:
+            raise KnowledgeError(problems)
     except RplcareError as exc:
         raise _fail(exc) from None
     items = [*kb.investigations, *kb.treatments]
@@ -175,6 +181,30 @@ def knowledge_check() -> None:
         f"{len(kb.thresholds)} thresholds; verified {counts['verified']}, "
         f"secondary {counts['secondary']}, unverified {counts['unverified']}"
     )
+    typer.echo(
+        f"FHIR terminology {terminology.version}: OK - {len(terminology.outcomes)} outcome codes, "
+        f"{len(terminology.tests)} tests with LOINC codes"
+    )
+
+
+@knowledge_app.command("export-fhir")
+def knowledge_export_fhir(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here")] = None,
+) -> None:
+    """Write the knowledge base as a FHIR R4 Bundle of PlanDefinition and ActivityDefinition."""
+    from rplcare.fhir.io import write_json
+    from rplcare.fhir.knowledge_export import knowledge_bundle
+    from rplcare.knowledge.loader import load_knowledge
+
+    try:
+        bundle = knowledge_bundle(load_knowledge())
+        text = write_json(output, bundle)
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        typer.echo(f"wrote {output} ({len(bundle['entry'])} resources)", err=True)
 
 
 class Setting(StrEnum):
@@ -342,6 +372,81 @@ def leaflet_command(
     except OSError as exc:
         raise _fail(InputError(f"cannot write {output}: {exc.strerror}")) from None
     typer.echo(f"wrote {output} ({len(data):,} bytes, {lang}, {format.value})", err=True)
+
+
+fhir_app = typer.Typer(
+    help="FHIR R4: import a history, export an assessment.", no_args_is_help=True
+)
+app.add_typer(fhir_app, name="fhir")
+
+
+@fhir_app.command("import")
+def fhir_import(
+    bundle_file: Annotated[Path, typer.Argument(help="FHIR R4 Bundle (JSON, or .json.gz)")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the case file here")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The case's date (YYYY-MM-DD; default today)")
+    ] = None,
+    patient: Annotated[
+        str | None, typer.Option("--patient", help="Patient id when the Bundle holds several")
+    ] = None,
+) -> None:
+    """Read a pregnancy history from a FHIR Bundle into a case file; print what was assumed."""
+    from datetime import date
+
+    from rplcare.fhir.importer import import_bundle
+    from rplcare.fhir.io import read_json, write_json
+    from rplcare.knowledge.loader import load_knowledge
+
+    try:
+        try:
+            day = date.fromisoformat(as_of) if as_of else date.today()
+        except ValueError:
+            raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+        result = import_bundle(
+            read_json(bundle_file), as_of=day, kb=load_knowledge(), patient_id=patient
+        )
+        text = write_json(output, result.case_document())
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        typer.echo(
+            f"wrote {output} ({len(result.case.pregnancies)} pregnancies, "
+            f"{len(result.case.tests)} tests, {len(result.warnings)} warnings)",
+            err=True,
+        )
+
+
+@fhir_app.command("export")
+def fhir_export(
+    case_file: CaseArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here")] = None,
+) -> None:
+    """Assess a case and write the result as a FHIR R4 Bundle (RiskAssessment, Condition,
+    ServiceRequest, CarePlan), each with its citations."""
+    from rplcare.engine.assess import assess
+    from rplcare.fhir.exporter import export_bundle
+    from rplcare.fhir.io import write_json
+    from rplcare.io import load_case
+    from rplcare.knowledge.loader import load_knowledge
+
+    try:
+        kb = load_knowledge()
+        case = load_case(case_file, kb)
+        bundle = export_bundle(assess(case, kb), case, kb)
+        text = write_json(output, bundle)
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        typer.echo(f"wrote {output} ({len(bundle['entry'])} resources)", err=True)
 
 
 @app.command("serve")
