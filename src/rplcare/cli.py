@@ -158,9 +158,8 @@ def knowledge_list(
 @knowledge_app.command("check")
 def knowledge_check() -> None:
     """Validate every knowledge file against its schema and cross-file invariants."""
-    from rplcare.knowledge.loader import load_knowledge
-
     from rplcare.fhir.terminology import check_against_vocabulary, load_terminology
+    from rplcare.knowledge.loader import load_knowledge
 
     try:
         kb = load_knowledge()
@@ -387,7 +386,12 @@ def fhir_import(
         Path | None, typer.Option("--output", "-o", help="Write the case file here")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The case's date (YYYY-MM-DD; default today)")
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The case's date: YYYY-MM-DD, or 'record' for the latest date in the Bundle "
+            "(default today)",
+        ),
     ] = None,
     patient: Annotated[
         str | None, typer.Option("--patient", help="Patient id when the Bundle holds several")
@@ -402,13 +406,19 @@ def fhir_import(
 
     try:
         try:
-            day = date.fromisoformat(as_of) if as_of else date.today()
+            day = (
+                None if as_of == "record" else date.fromisoformat(as_of or date.today().isoformat())
+            )
         except ValueError:
-            raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+            raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD) or 'record'") from None
         result = import_bundle(
             read_json(bundle_file), as_of=day, kb=load_knowledge(), patient_id=patient
         )
         text = write_json(output, result.case_document())
+    except CaseValidationError as exc:
+        hint = " (for a historical record, give --as-of a date when the history was current)"
+        exc.problems[:] = [p + hint if "plausible" in p else p for p in exc.problems]
+        raise _fail(exc) from None
     except RplcareError as exc:
         raise _fail(exc) from None
     for warning in result.warnings:

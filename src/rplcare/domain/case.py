@@ -82,6 +82,10 @@ class Pregnancy(_Strict):
     heartbeat_seen: Flag | None = None
     partner: Literal["current", "previous"] | None = None
     notes: str | None = None
+    # Extension to the contract: the source (e.g. a FHIR import) gave no gestation, and
+    # `gestational_weeks` is a placeholder that only puts the pregnancy in its trimester. Rules
+    # that need the gestation itself (APS clinical criteria) do not use it.
+    gestational_weeks_assumed: Flag | None = None
 
 
 class TestResult(_Strict):

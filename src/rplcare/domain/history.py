@@ -45,7 +45,12 @@ class Event:
         p = self.pregnancy
         label = p.outcome.value.replace("_", " ")
         partner = ", previous partner" if p.partner == "previous" else ""
-        when = f"{p.gestational_weeks:g} weeks, {p.end_date}{partner}"
+        weeks = (
+            f"gestation not recorded, counted as {p.gestational_weeks:g} weeks"
+            if p.gestational_weeks_assumed
+            else f"{p.gestational_weeks:g} weeks"
+        )
+        when = f"{weeks}, {p.end_date}{partner}"
         return f"pregnancy {self.index + 1} ({label}, {when})"
 
 

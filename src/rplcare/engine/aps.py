@@ -117,9 +117,18 @@ def _clinical(
     explained = _abnormal_tissue(case, kb)
     events: list[Event] = []
     evidence: list[str] = []
+    # A placeholder gestation must not decide a criterion that is defined by gestation.
+    unknown = [e for e in history.losses() if e.pregnancy.gestational_weeks_assumed]
+    if unknown:
+        evidence.append(
+            "gestation at loss not recorded for "
+            f"{', '.join(e.describe() for e in unknown)}: left out of the clinical criteria "
+            f"that depend on gestation ({late.value:g} and {early.value:g} weeks)"
+        )
+    known = [e for e in history.events if not e.pregnancy.gestational_weeks_assumed]
     fetal = [
         e
-        for e in history.events
+        for e in known
         if e.index not in explained
         and (
             (
@@ -137,7 +146,11 @@ def _clinical(
             f"normal fetus and no other explanation, which the case does not record "
             f"{threshold_text(kb, 'aps.fetal_death_from_weeks')}"
         )
-    early_losses = {e.index for e in history.losses() if early.holds(e.pregnancy.gestational_weeks)}
+    early_losses = {
+        e.index
+        for e in history.losses()
+        if early.holds(e.pregnancy.gestational_weeks) and not e.pregnancy.gestational_weeks_assumed
+    }
     run = history.longest_consecutive_run(early_losses)
     if needed.holds(len(run)):
         biochemical = sum(e.loss_kind is LossKind.BIOCHEMICAL for e in run)

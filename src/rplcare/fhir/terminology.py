@@ -47,6 +47,12 @@ class TestCodes(_Frozen):
     units: dict[str, str]
 
 
+class LifestyleCodes(_Frozen):
+    codes: list[Code] = Field(min_length=1)
+    units: dict[str, str] = Field(default_factory=dict)
+    not_smoking: list[Code] = Field(default_factory=list)
+
+
 class Panel(_Frozen):
     patterns: list[str] = Field(min_length=1)
     tests: list[str] = Field(min_length=1)
@@ -61,6 +67,7 @@ class Terminology(_Frozen):
     outcomes: list[OutcomeCode]
     noted: list[NotedCode]
     diagnosis: dict[str, list[Code]]
+    lifestyle: dict[Literal["bmi", "smoking_status"], LifestyleCodes]
     tests: dict[str, TestCodes]
     order_text: dict[str, list[str]]
     order_panels: dict[str, Panel]
@@ -70,6 +77,7 @@ class Terminology(_Frozen):
         codes = [*self.episode_markers, *self.outcomes, *self.noted]
         codes += [c for cs in self.diagnosis.values() for c in cs]
         codes += [c for t in self.tests.values() for c in t.codes]
+        codes += [c for x in self.lifestyle.values() for c in [*x.codes, *x.not_smoking]]
         unknown = sorted({c.system for c in codes} - set(self.systems))
         if unknown:
             raise ValueError(f"codes use undeclared systems: {unknown}")

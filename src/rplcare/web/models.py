@@ -68,6 +68,7 @@ class Pregnancy(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     end_date: Mapped[date] = mapped_column(Date)
     gestational_weeks: Mapped[float] = mapped_column(Float)
+    gestational_weeks_assumed: Mapped[bool | None] = mapped_column(Boolean)
     heartbeat_seen: Mapped[bool | None] = mapped_column(Boolean)
     partner: Mapped[str | None] = mapped_column(String(10))
     notes: Mapped[str | None] = mapped_column(Text)

@@ -56,6 +56,7 @@ def _timeline(couple: Couple) -> list[dict[str, Any]]:
                 "number": i + 1,
                 "outcome": p.outcome.replace("_", " "),
                 "weeks": p.gestational_weeks,
+                "weeks_assumed": bool(p.gestational_weeks_assumed),
                 "heartbeat": p.heartbeat_seen,
             }
         )
