@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rplcare.fhir.common import (
@@ -78,15 +79,7 @@ _KIND = {
     "clinical_first_trimester": "first-trimester miscarriages",
     "second_trimester": "second-trimester losses",
 }
-_OPERATORS = (
-    ("eq", "is"),
-    ("ne", "is not"),
-    ("ge", "≥"),
-    ("gt", ">"),
-    ("le", "≤"),
-    ("lt", "<"),
-    ("in_", "is one of"),
-)
+_WORDS = {"=": "is", "!=": "is not", ">=": "≥", ">": ">", "<=": "≤", "<": "<", "in": "is one of"}
 # The engine's gate for items with `requires_evaluation` (rplcare.engine.planning).
 _EVALUATION_GATE = Predicate.model_validate(
     {"fact": "evaluation", "in": ["indicated", "discretionary"]}
@@ -135,12 +128,15 @@ def _activity(kb: KnowledgeBase, term: Terminology, item: Item) -> Resource:
     guideline = kb.guidelines[item.guideline]
     system, code, label = _code(kb, item)
     codings: list[dict[str, Any]] = [{"system": system, "code": code, "display": label}]
-    if isinstance(item, Investigation) and item.test in term.tests:
-        codings += [
-            {**term.coding(c), "extension": [verification_extension(c.status)]}
-            for c in term.tests[item.test].codes
-            if c.status in ("verified", "secondary")  # the exporter never writes other codes
-        ]
+    entry = term.tests.get(item.test) if isinstance(item, Investigation) else None
+    table = [c for c in entry.codes if c.status in ("verified", "secondary")] if entry else []
+    codings += [{**term.coding(c), "extension": [verification_extension(c.status)]} for c in table]
+    # Said in words as well, like the assessment export's notes.
+    secondary = [
+        f"{c.system.upper()} {c.code} is from a secondary source; check before relying on it."
+        for c in table
+        if c.status == "secondary"
+    ]
     artifacts = [related_artifact(kb, item.citation)]
     if item.citation.ref != guideline.reference:
         own = related_artifact(kb, Citation(ref=guideline.reference))
@@ -160,12 +156,12 @@ def _activity(kb: KnowledgeBase, term: Terminology, item: Item) -> Resource:
         "experimental": False,
         "publisher": PUBLISHER,
         "description": unverified_prefix(item.verification) + item.statement,
-        "usage": _usage(item),
+        "usage": " ".join([_usage(item), *secondary]),
         "relatedArtifact": artifacts,
     }
+    # Treatments mix drugs, surgery, counselling and lifestyle advice: no single request type.
     if isinstance(item, Investigation):
         resource["kind"] = "ServiceRequest"
-    # Treatments mix drugs, surgery, counselling and lifestyle advice: no single request type.
     resource["code"] = {"coding": codings, "text": label}
     # A guideline position is advice to a clinician, not an order.
     resource["intent"] = "proposal"
@@ -247,21 +243,18 @@ def _plan(kb: KnowledgeBase, gid: str, items: list[Item]) -> Resource:
 
 
 def _definition_action(kb: KnowledgeBase, d: DefinitionRule) -> dict[str, Any]:
+    kinds = ", ".join(_KIND[k] for k in d.counted_kinds)
+    consecutive = "consecutive" if d.consecutive_required else "not necessarily consecutive"
     rule = [
-        f"rplcare applies it as: RPL from at least {d.min_losses} counted losses "
-        f"({', '.join(_KIND[k] for k in d.counted_kinds)}), "
-        + (
-            "consecutive losses required."
-            if d.consecutive_required
-            else "not necessarily consecutive."
-        )
+        f"rplcare applies it as: RPL from at least {d.min_losses} counted losses ({kinds}), "
+        f"{consecutive}."
     ]
     if d.single_second_trimester_loss_meets:
         rule.append("One second-trimester miscarriage also meets it.")
     if d.discretion_min_losses is not None:
-        kinds = " or ".join(_KIND[k] for k in d.discretion_kinds)
+        either = " or ".join(_KIND[k] for k in d.discretion_kinds)
         rule.append(
-            f"From {d.discretion_min_losses} {kinds}, evaluation is at the clinician's discretion."
+            f"From {d.discretion_min_losses} {either}, evaluation is at the clinician's discretion."
         )
     if d.not_counted_reasons:
         rule.append(f"Not counted: {'; '.join(d.not_counted_reasons.values())}.")
@@ -301,7 +294,7 @@ def _gate_description(kb: KnowledgeBase, gid: str) -> str:
         "this guideline's RPL definition is met, or evaluation is at the clinician's discretion"
         if gid in kb.definitions
         else "this guideline has no RPL definition of its own: evaluation is indicated or at "
-        "the clinician's discretion under another guideline's definition"
+        "the clinician's discretion under at least one guideline's definition"
     )
     return (
         f"{_describe(kb, _EVALUATION_GATE)}: {whose}; when only at discretion, "
@@ -331,48 +324,62 @@ def _applicability(cond: Condition | Predicate, description: str) -> dict[str, A
 
 def fhirpath(cond: Condition | Predicate) -> str:
     """The condition in FHIRPath, two-valued like `rplcare.engine.conditions.evaluate`."""
+    return _render(cond, _fhirpath_predicate, lambda inner: f"({inner}).not()")
+
+
+def _fhirpath_predicate(p: Predicate) -> str:
+    fact = f"%`{p.fact}`"
+    if p.ne is not None:  # true when the fact is unknown, as in the engine
+        return f"iif({fact} = {_literal(p.ne)}, false, true)"
+    if p.in_ is not None:
+        return f"iif({fact} in ({' | '.join(map(_literal, p.in_))}), true, false)"
+    op, value = next((o, v) for o, v in _comparisons(p) if v is not None)
+    return f"iif({fact} {op} {_literal(value)}, true, false)"
+
+
+def _describe(kb: KnowledgeBase, cond: Condition | Predicate) -> str:
+    """The condition in words, e.g. `Antiphospholipid syndrome (cause) is confirmed and losses
+    counted ≥ 3`."""
+
+    def predicate(p: Predicate) -> str:
+        op, value = next((_WORDS[o], v) for o, v in _comparisons(p) if v is not None)
+        return f"{_fact(kb, p.fact)} {op} {_value(value)}"
+
+    return _render(cond, predicate, lambda inner: f"not ({inner})")
+
+
+def _render(
+    cond: Condition | Predicate,
+    predicate: Callable[[Predicate], str],
+    negate: Callable[[str], str],
+) -> str:
     if isinstance(cond, Predicate):
-        fact = f"%`{cond.fact}`"
-        if cond.ne is not None:  # true when the fact is unknown, as in the engine
-            return f"iif({fact} = {_literal(cond.ne)}, false, true)"
-        if cond.in_ is not None:
-            return f"iif({fact} in ({' | '.join(map(_literal, cond.in_))}), true, false)"
-        for field, op in (("eq", "="), ("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            value = getattr(cond, field)
-            if value is not None:
-                return f"iif({fact} {op} {_literal(value)}, true, false)"
-        raise AssertionError("the schema guarantees one operator")
+        return predicate(cond)
     if cond.not_ is not None:
-        return f"({fhirpath(cond.not_)}).not()"
+        return negate(_render(cond.not_, predicate, negate))
     parts = cond.all if cond.all is not None else cond.any or []
-    joiner = " and " if cond.all is not None else " or "
-    return joiner.join(
-        f"({fhirpath(p)})" if isinstance(p, Condition) else fhirpath(p) for p in parts
+    return (" and " if cond.all is not None else " or ").join(
+        f"({_render(p, predicate, negate)})" if isinstance(p, Condition) else predicate(p)
+        for p in parts
     )
+
+
+def _comparisons(p: Predicate) -> list[tuple[str, Any]]:
+    return [
+        ("=", p.eq),
+        ("!=", p.ne),
+        (">=", p.ge),
+        (">", p.gt),
+        ("<=", p.le),
+        ("<", p.lt),
+        ("in", p.in_),
+    ]
 
 
 def _literal(value: Any) -> str:
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return _value(value)
-
-
-def _describe(kb: KnowledgeBase, cond: Condition | Predicate) -> str:
-    """A condition in words, e.g. `Antiphospholipid syndrome (cause) is confirmed and losses
-    counted ≥ 3`."""
-    if isinstance(cond, Predicate):
-        for field, word in _OPERATORS:
-            value = getattr(cond, field)
-            if value is not None:
-                return f"{_fact(kb, cond.fact)} {word} {_value(value)}"
-        raise AssertionError("the schema guarantees one operator")
-    if cond.not_ is not None:
-        return f"not ({_describe(kb, cond.not_)})"
-    parts = cond.all if cond.all is not None else cond.any or []
-    joiner = " and " if cond.all is not None else " or "
-    return joiner.join(
-        f"({_describe(kb, p)})" if isinstance(p, Condition) else _describe(kb, p) for p in parts
-    )
 
 
 def _fact(kb: KnowledgeBase, fact: str) -> str:
@@ -391,4 +398,4 @@ def _value(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return str(value).replace("_", " ")
