@@ -87,7 +87,7 @@ def _condition(x: Export) -> Resource | None:
     for gid, d in a.definitions.items():
         rule = x.kb.definitions.get(gid)
         source = x.cite(rule.citation) if rule else d.citation
-        kind = f", {d.kind}" if d.kind else ""
+        kind = f", {d.kind} RPL" if d.kind else ""
         secondary = " (secondary source)" if d.verification == "secondary" else ""
         lines.append(
             f"{x.guideline(gid)}: {'met' if d.meets else 'not met'} — "
