@@ -111,7 +111,9 @@ def _patient(
         ids = ", ".join(str(r.get("id")) for _, r in patients)
         raise InputError(f"several patients ({ids}): choose one with --patient")
     url, patient = patients[0]
-    refs = {f"Patient/{patient.get('id')}"} | ({url} if url else set())
+    # A transaction Bundle's fullUrl is often urn:uuid:<id>; references may use that form.
+    pid = patient.get("id")
+    refs = {f"Patient/{pid}", f"urn:uuid:{pid}"} | ({url} if url else set())
     return patient, refs
 
 

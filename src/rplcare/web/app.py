@@ -20,8 +20,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rplcare.web.cds_auth import TrustedClients
 from rplcare.web.db import make_engine, session_factory
 from rplcare.web.migrate import ensure_migrated
+from rplcare.web.routes import cds
+from rplcare.web.routes.cds import CdsCors
 from rplcare.web.security import LoginRateLimiter
 from rplcare.web.settings import Settings
 
@@ -109,11 +112,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(CdsCors)
+    app.state.cds_clients = (
+        TrustedClients.from_file(settings.cds_jwks_file) if settings.cds_jwks_file else None
+    )
     app.mount("/static", StaticFiles(directory=str(web_root() / "static")), name="static")
 
     from rplcare.web.routes import api, auth, public
 
     app.include_router(api.router)
+    app.include_router(cds.router)
     app.include_router(auth.router)
     app.include_router(public.router)
     try:

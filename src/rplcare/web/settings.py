@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     session_max_age_s: int = 8 * 3600
     login_attempts: int = 5  # per username and client within the window below
     login_window_s: int = 300
+    # CDS Hooks: trusted clients (issuer -> JWK Set, JSON). Without it the services answer
+    # unauthenticated calls in development and test, and refuse every call in production.
+    cds_jwks_file: Path | None = None
+    # FHIR servers the CDS services may read from when a client did not prefetch (base URL
+    # prefixes, comma-separated). Empty: any in development and test, none in production.
+    cds_fhir_servers: str = ""
+    cds_fetch_timeout_s: float = 5.0
+    # The app's address as clinicians reach it (card links); default: the address called.
+    public_url: str | None = None
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
