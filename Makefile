@@ -50,6 +50,7 @@ test: lint typecheck pytest
 bench: install
 	$(VENV)/bin/python benchmarks/bench_assess.py
 	$(VENV)/bin/python benchmarks/bench_web.py
+	$(VENV)/bin/python benchmarks/bench_web.py --endpoint cds --rate 100
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
