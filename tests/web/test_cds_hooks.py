@@ -188,6 +188,8 @@ def check_card_rules(card: dict[str, Any]) -> None:
                 assert action["type"] in ("create", "update", "delete") and action["description"]
                 if action["type"] == "create":
                     assert_valid_r4(action["resource"])
+                    # created alone: it must not point at resources the client does not hold
+                    assert "urn:uuid:" not in json.dumps(action["resource"])
                 if action["type"] == "delete":
                     assert "/" in action["resourceId"]
 
@@ -531,3 +533,31 @@ def test_production_without_trusted_clients_refuses(tmp_path: Path) -> None:
     with TestClient(app) as c:
         assert c.get("/cds-services").status_code == 503
     app.state.engine.dispose()
+
+
+# --- the README's curl examples -------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "cds"
+
+
+def test_example_calls_are_current_and_answer_as_documented(cds: TestClient) -> None:
+    from tests.web.cds_requests import order_select, patient_view, service_request
+
+    expected = {
+        "patient-view.json": patient_view("virginia_mercado"),
+        "patient-view-no-prefetch.json": patient_view("virginia_mercado", with_prefetch=False),
+        "order-select-nk-cells.json": order_select(
+            "virginia_mercado", [service_request("nk-1", "Peripheral blood NK cell assay")]
+        ),
+    }
+    for name, call in expected.items():
+        stored = json.loads((EXAMPLES / name).read_text("utf-8"))
+        call["hookInstance"] = stored["hookInstance"]
+        assert stored == call, f"{name} is stale: run scripts/cds_examples.py"
+    view = json.loads((EXAMPLES / "patient-view.json").read_text("utf-8"))
+    assert len(cards_of(cds.post(f"/cds-services/{PATIENT_VIEW}", json=view))) == 3
+    bare = json.loads((EXAMPLES / "patient-view-no-prefetch.json").read_text("utf-8"))
+    assert cds.post(f"/cds-services/{PATIENT_VIEW}", json=bare).status_code == 412
+    nk = json.loads((EXAMPLES / "order-select-nk-cells.json").read_text("utf-8"))
+    [card] = cards_of(cds.post(f"/cds-services/{ORDER_SELECT}", json=nk))
+    assert card["indicator"] == "warning"

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from rplcare.cds.models import SUMMARY_MAX, Card, Coding, Link, Source, Suggestion
 from rplcare.engine.assessment import Assessment, WorkupOut
 from rplcare.fhir.common import CANONICAL
+from rplcare.fhir.exporter import tests_advised_now
 
 TOPIC_SYSTEM = f"{CANONICAL}/CodeSystem/cds-card-topic"
 SOURCE_LABEL = "rplcare: guideline support for recurrent pregnancy loss"
@@ -98,14 +99,8 @@ def workup_card(
     by_test: dict[str, list[WorkupOut]] = defaultdict(list)
     for w in a.workup:
         by_test[w.test].append(w)
-    due = {
-        test: items
-        for test, items in by_test.items()
-        if any(
-            w.recommendation in ("recommended", "consider") and w.status in ("to_do", "repeat")
-            for w in items
-        )
-    }
+    # The same selection as the exported ServiceRequests; the card lists every position.
+    due = {test: by_test[test] for test in tests_advised_now(a.workup)}
     if not due:
         return None
     labels = [items[0].test_label for items in due.values()]

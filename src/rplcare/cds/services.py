@@ -192,5 +192,7 @@ def _draft_orders(a: Any, case: Any, kb: KnowledgeBase, term: Terminology) -> di
             None,
         )
         if test:
-            orders[test] = r
+            # Accepting one suggestion creates this order alone: no reference to a Condition
+            # that the client does not hold.
+            orders[test] = {k: v for k, v in r.items() if k != "reasonReference"}
     return orders
