@@ -47,8 +47,12 @@ def r4_problems(resource: dict[str, Any]) -> list[str]:
     if rtype == "Bundle":
         # The schema's Bundle.entry.resource is a oneOf over every resource type, which takes
         # seconds per entry; validate the envelope without them and each resource by its type.
-        shell = {**resource, "entry": [{k: v for k, v in e.items() if k != "resource"}
-                                       for e in resource.get("entry", [])]}
+        shell = {
+            **resource,
+            "entry": [
+                {k: v for k, v in e.items() if k != "resource"} for e in resource.get("entry", [])
+            ],
+        }
         problems += _schema_problems(shell)
         for i, entry in enumerate(resource.get("entry", [])):
             if "resource" in entry:
