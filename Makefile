@@ -33,6 +33,9 @@ demo-cli: install
 	@for f in examples/*.json; do $(VENV)/bin/rplcare assess "$$f" || exit 1; done
 	$(VENV)/bin/rplcare risk --age 34 --losses 3 --gestational-days 56 --heartbeat
 	$(VENV)/bin/rplcare leaflet examples/secondary-current-pregnancy.json --lang nl -f pdf -o leaflet-nl.pdf
+	$(VENV)/bin/rplcare fhir import tests/fhir/data/synthea/virginia_mercado.json.gz -o virginia.json
+	$(VENV)/bin/rplcare fhir export virginia.json -o virginia-bundle.json
+	$(VENV)/bin/rplcare knowledge export-fhir -o knowledge-bundle.json
 
 lint: install
 	$(VENV)/bin/ruff check .
