@@ -415,12 +415,12 @@ def test_order_select_for_an_rpl_test_without_data_is_412(cds: TestClient) -> No
 @pytest.mark.parametrize(
     ("path", "body", "status"),
     [
-        (f"/cds-services/{PATIENT_VIEW}", {"hook": "patient-view"}, 400),
+        (f"/cds-services/{PATIENT_VIEW}", {"hook": "patient-view"}, 422),
         (f"/cds-services/{PATIENT_VIEW}", {**SPEC_REQUEST, "hook": "order-select"}, 400),
         (f"/cds-services/{ORDER_SELECT}", SPEC_REQUEST, 400),
         ("/cds-services/no-such-service", SPEC_REQUEST, 404),
         (f"/cds-services/{PATIENT_VIEW}", {**SPEC_REQUEST, "context": {"userId": "x"}}, 400),
-        (f"/cds-services/{PATIENT_VIEW}", {**SPEC_REQUEST, "fhirServer": "ftp://x"}, 400),
+        (f"/cds-services/{PATIENT_VIEW}", {**SPEC_REQUEST, "fhirServer": "ftp://x"}, 422),
     ],
 )
 def test_bad_calls_are_clear_4xx(cds: TestClient, path: str, body: Any, status: int) -> None:
@@ -461,7 +461,7 @@ def test_feedback_is_recorded(client: TestClient) -> None:
         ("cds-feedback", "4e0a3a1e-3283-4575-ab82-028d55fe2719")
     ]
     assert json.loads(rows[0][2])["accepted"] == ["e56e1945-20b3-4393-8503-a1a20fd73152"]
-    assert client.post(f"/cds-services/{PATIENT_VIEW}/feedback", json={}).status_code == 400
+    assert client.post(f"/cds-services/{PATIENT_VIEW}/feedback", json={}).status_code == 422
 
 
 # --- client authentication (JWT) -----------------------------------------------------------

@@ -114,7 +114,15 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzApp]:
             user.password_hash = cheap.hash(password)
         ids = [repo.create_couple(session, repo.validate(c), CLINICIAN).id for c in CASES]
     engine.dispose()
-    app = create_app(Settings(database_url=url, environment="test", secret_key="k" * 40))
+    # CDS calls may name any fhirServer: allow only a closed local port, so the fuzzer gets its
+    # 412 at once instead of waiting on unreachable addresses.
+    settings = Settings(
+        database_url=url,
+        environment="test",
+        secret_key="k" * 40,
+        cds_fhir_servers="http://127.0.0.1:9",
+    )
+    app = create_app(settings)
     yield FuzzApp(app, ids)
     app.state.engine.dispose()
 
@@ -164,6 +172,11 @@ def _positive_strategy(op: Any, patient_ids: list[int]) -> Any:
                 )
                 for c in CASES
             )
+    if "{service_id}" in op.path:  # aim at the real CDS services, not only unknown ids
+        options.extend(
+            op.as_strategy(GenerationMode.POSITIVE, path_parameters={"service_id": sid})
+            for sid in ("rplcare-patient-view", "rplcare-order-select")
+        )
     if op.path == "/api/v1/risk":
         options.append(
             risk_bodies.flatmap(
