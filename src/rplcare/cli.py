@@ -10,7 +10,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -191,15 +191,20 @@ def knowledge_export_fhir(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here")] = None,
 ) -> None:
     """Write the knowledge base as a FHIR R4 Bundle of PlanDefinition and ActivityDefinition."""
-    from rplcare.fhir.io import write_json
     from rplcare.fhir.knowledge_export import knowledge_bundle
     from rplcare.knowledge.loader import load_knowledge
 
     try:
-        bundle = knowledge_bundle(load_knowledge())
-        text = write_json(output, bundle)
+        _emit_bundle(output, knowledge_bundle(load_knowledge()))
     except RplcareError as exc:
         raise _fail(exc) from None
+
+
+def _emit_bundle(output: Path | None, bundle: dict[str, Any]) -> None:
+    """Write a FHIR Bundle to `output` (saying so on stderr), or to stdout."""
+    from rplcare.fhir.io import write_json
+
+    text = write_json(output, bundle)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -442,21 +447,15 @@ def fhir_export(
     ServiceRequest, CarePlan), each with its citations."""
     from rplcare.engine.assess import assess
     from rplcare.fhir.exporter import export_bundle
-    from rplcare.fhir.io import write_json
     from rplcare.io import load_case
     from rplcare.knowledge.loader import load_knowledge
 
     try:
         kb = load_knowledge()
         case = load_case(case_file, kb)
-        bundle = export_bundle(assess(case, kb), case, kb)
-        text = write_json(output, bundle)
+        _emit_bundle(output, export_bundle(assess(case, kb), case, kb))
     except RplcareError as exc:
         raise _fail(exc) from None
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        typer.echo(f"wrote {output} ({len(bundle['entry'])} resources)", err=True)
 
 
 @app.command("serve")

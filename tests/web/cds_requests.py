@@ -119,6 +119,21 @@ def order_select(name: str, orders: list[Resource], *, with_prefetch: bool = Tru
     return request
 
 
+def example_calls() -> dict[str, Resource]:
+    """The calls in examples/cds/ (README curl examples), by file name, with a fixed
+    hookInstance so the files stay stable (real clients send a new one each call)."""
+    calls = {
+        "patient-view.json": patient_view("virginia_mercado"),
+        "patient-view-no-prefetch.json": patient_view("virginia_mercado", with_prefetch=False),
+        "order-select-nk-cells.json": order_select(
+            "virginia_mercado", [service_request("nk-1", "Peripheral blood NK cell assay")]
+        ),
+    }
+    for call in calls.values():
+        call["hookInstance"] = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
+    return calls
+
+
 # --- a FHIR server for the fallback path -----------------------------------------------------
 
 

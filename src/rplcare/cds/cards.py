@@ -82,14 +82,8 @@ def status_card(a: Assessment, hook_instance: str, base_url: str) -> Card:
         _history_line(a),
         *_footer(a),
     ]
-    return Card(
-        uuid=card_uuid(hook_instance, "rpl-status"),
-        summary=_fit(summary),
-        detail="\n".join(detail),
-        indicator="info",
-        source=source(base_url, "rpl-status", "RPL status by guideline"),
-        links=[_risk_link(a, base_url)],
-    )
+    return _info(hook_instance, base_url, "rpl-status", "RPL status by guideline", summary,
+                 detail, links=[_risk_link(a, base_url)])  # fmt: skip
 
 
 def workup_card(
@@ -130,15 +124,9 @@ def workup_card(
         for test in due
         if test in orders
     ]
-    return Card(
-        uuid=card_uuid(hook_instance, "rpl-workup"),
-        summary=_fit(summary),
-        detail="\n".join([*lines, "", *_footer(a)]),
-        indicator="info",
-        source=source(base_url, "rpl-workup", "RPL work-up"),
-        suggestions=suggestions,
-        selectionBehavior="any" if suggestions else None,
-    )
+    return _info(hook_instance, base_url, "rpl-workup", "RPL work-up", summary,
+                 [*lines, "", *_footer(a)], suggestions=suggestions,
+                 selectionBehavior="any" if suggestions else None)  # fmt: skip
 
 
 def risk_card(a: Assessment, hook_instance: str, base_url: str, oldest_age: int) -> Card:
@@ -168,13 +156,26 @@ def risk_card(a: Assessment, hook_instance: str, base_url: str, oldest_age: int)
         "Limits: " + " ".join(a.prognosis.limits),
         *_footer(a),
     ]
+    return _info(hook_instance, base_url, "rpl-risk", "Risk in the next pregnancy", summary,
+                 detail, links=[_risk_link(a, base_url)])  # fmt: skip
+
+
+def _info(
+    hook_instance: str,
+    base_url: str,
+    topic: str,
+    topic_display: str,
+    summary: str,
+    detail: list[str],
+    **more: Any,
+) -> Card:
     return Card(
-        uuid=card_uuid(hook_instance, "rpl-risk"),
+        uuid=card_uuid(hook_instance, topic),
         summary=_fit(summary),
         detail="\n".join(detail),
         indicator="info",
-        source=source(base_url, "rpl-risk", "Risk in the next pregnancy"),
-        links=[_risk_link(a, base_url)],
+        source=source(base_url, topic, topic_display),
+        **more,
     )
 
 
