@@ -41,6 +41,32 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def estimates(
+    age: float,
+    history: str,
+    setting: Setting,
+    *,
+    bmi: float | None = None,
+    smoker: bool = False,
+    pcos: bool = False,
+    model: FittedModel | None = None,
+) -> tuple[Estimate, Estimate]:
+    """Miscarriage risk and live-birth chance of the next pregnancy, without the drivers
+    (cohort mode computes these for every distinct age and history)."""
+    model = model or load_model()
+    risk = model.predict(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos)
+    # No miscarriage, and then no ectopic pregnancy or stillbirth (applied as a proportion so
+    # that the chance never goes negative and falls whenever the miscarriage risk rises).
+    lb = risk.complement()
+    keep = 1.0 - model.other_loss_risk(age)
+    live = Estimate(
+        lb.estimate * keep,
+        (lb.confidence_interval[0] * keep, lb.confidence_interval[1] * keep),
+        (lb.interval[0] * keep, lb.interval[1] * keep),
+    )
+    return risk, live
+
+
 def next_pregnancy(
     age: float,
     history: str,
@@ -52,17 +78,8 @@ def next_pregnancy(
     model: FittedModel | None = None,
 ) -> NextPregnancy:
     model = model or load_model()
-    risk = model.predict(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos)
+    risk, live = estimates(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos, model=model)
     other = model.other_loss_risk(age)
-    # No miscarriage, and then no ectopic pregnancy or stillbirth (applied as a proportion so
-    # that the chance never goes negative and falls whenever the miscarriage risk rises).
-    lb = risk.complement()
-    keep = 1.0 - other
-    live = Estimate(
-        lb.estimate * keep,
-        (lb.confidence_interval[0] * keep, lb.confidence_interval[1] * keep),
-        (lb.interval[0] * keep, lb.interval[1] * keep),
-    )
     return NextPregnancy(
         setting,
         risk,

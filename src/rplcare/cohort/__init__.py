@@ -1,0 +1,1 @@
+"""Cohort mode: registers of millions of pregnancies, classified and scored in bulk."""
