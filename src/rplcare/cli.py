@@ -17,6 +17,8 @@ import typer
 from rplcare.errors import CaseValidationError, InputError, KnowledgeError, RplcareError
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from rich.console import Console
 
 app = typer.Typer(
@@ -44,6 +46,12 @@ def _out() -> Console:
     return Console(
         width=None if sys.stdout.isatty() else 140, soft_wrap=False, markup=False, emoji=False
     )
+
+
+def _err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def _fail(exc: RplcareError) -> typer.Exit:
@@ -456,6 +464,115 @@ def fhir_export(
         _emit_bundle(output, export_bundle(assess(case, kb), case, kb))
     except RplcareError as exc:
         raise _fail(exc) from None
+
+
+cohort_app = typer.Typer(
+    help="Cohort mode: classify and score registers of millions of pregnancies.",
+    no_args_is_help=True,
+)
+app.add_typer(cohort_app, name="cohort")
+
+
+class CohortEngine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+def _day(value: str | None, flag: str) -> date:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else date.today()
+    except ValueError:
+        raise InputError(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@cohort_app.command("run")
+def cohort_run(
+    input_file: Annotated[
+        Path,
+        typer.Argument(help="Register: Parquet file or directory, or CSV; one row per pregnancy"),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output directory")],
+    engine: Annotated[
+        CohortEngine, typer.Option("--engine", "-e", help="duckdb (embedded) or spark")
+    ] = CohortEngine.duckdb,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date of the run (YYYY-MM-DD; default today)")
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Leave out women with invalid rows instead of stopping"
+        ),
+    ] = False,
+) -> None:
+    """Classify every woman under ESHRE, RCOG and ASRM and score her next pregnancy; write
+    women.parquet, summary CSVs and charts."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rplcare.cohort.engines import make_engine
+    from rplcare.cohort.rules import CohortRules
+    from rplcare.cohort.run import prepare, write_outputs
+    from rplcare.knowledge.loader import load_knowledge
+
+    steps = ["read", "validate", "classify", "score", "write", "summarise"]
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=_err_console(), transient=False,
+    )  # fmt: skip
+    try:
+        day = _day(as_of, "--as-of")
+        rules = CohortRules.from_knowledge(load_knowledge())
+        with progress:
+            task = progress.add_task("starting", total=len(steps))
+
+            def step(name: str) -> None:
+                progress.update(task, description=name, completed=steps.index(name))
+
+            runner = make_engine(engine.value)
+            try:
+                q, report = prepare(
+                    runner, input_file, rules, day, skip_invalid=skip_invalid, step=step
+                )
+                paths = write_outputs(runner, q, report, rules, output, step=step)
+            finally:
+                runner.close()
+            progress.update(task, description="done", completed=len(steps))
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    left_out = f", {report.skipped_rows:,} rows left out (invalid)" if report.skipped_rows else ""
+    typer.echo(
+        f"{report.women:,} women from {report.rows:,} pregnancies{left_out}; "
+        f"{report.risk_keys:,} distinct age/history/setting scored; "
+        f"wrote {len(paths)} files to {output} in {sum(report.seconds.values()):.1f} s "
+        f"({engine.value})"
+    )
+
+
+@cohort_app.command("simulate")
+def cohort_simulate(
+    women: Annotated[int, typer.Option("--women", "-n", min=1, help="Number of women")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet (or .csv) file")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed")] = 2026,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Register end date (default 2026-01-01)")
+    ] = None,
+) -> None:
+    """Draw a synthetic register from the fitted prognosis model (see docs/cohort.md)."""
+    from rplcare.cohort.simulate import SimulationSettings, settings_note, simulate, write_register
+
+    try:
+        day = _day(as_of or "2026-01-01", "--as-of")
+        settings = SimulationSettings(women=women, seed=seed, as_of=day)
+        rows = write_register(simulate(settings), output)
+        note = output.with_name(output.name + ".settings.json")
+        note.write_text(json.dumps(settings_note(settings), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _fail(InputError(f"cannot write {output}: {exc.strerror}")) from None
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"wrote {output}: {women:,} women, {rows:,} pregnancies (settings in {note.name})")
 
 
 @app.command("serve")

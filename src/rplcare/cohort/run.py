@@ -202,3 +202,49 @@ def write_metadata(out_dir: Path, report: RunReport, rules: CohortRules) -> None
     (out_dir / "run.json").write_text(
         json.dumps(metadata(report, rules), indent=2) + "\n", encoding="utf-8"
     )
+
+
+def write_outputs(
+    engine: Engine,
+    q: Queries,
+    report: RunReport,
+    rules: CohortRules,
+    out_dir: Path,
+    *,
+    step: Step = lambda _: None,
+) -> dict[str, Path]:
+    """women.parquet, the summary CSVs and charts, and run.json in `out_dir`."""
+    from rplcare.cohort import charts, summaries
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"women": out_dir / "women.parquet"}
+    done = _timed(report, step, "write")
+    engine.write_parquet(
+        f"SELECT {', '.join(output_columns(rules))} FROM women_scored ORDER BY woman_id",
+        paths["women"],
+    )
+    done()
+
+    done = _timed(report, step, "summarise")
+    prevalence = summaries.prevalence(engine, rules)
+    losses = summaries.losses_per_woman(engine)
+    by_age, by_prior = summaries.calibration(engine, q)
+    tables = {
+        "prevalence_by_age": prevalence,
+        "losses_per_woman": losses,
+        "calibration_by_age": by_age,
+        "calibration_by_earlier_losses": by_prior,
+    }
+    for name, rows in tables.items():
+        paths[name] = out_dir / f"{name}.csv"
+        summaries.write_csv(paths[name], rows)
+    paths["prevalence_chart"] = out_dir / "prevalence_by_age.svg"
+    charts.prevalence_chart(prevalence, rules, paths["prevalence_chart"])
+    paths["losses_chart"] = out_dir / "losses_per_woman.svg"
+    charts.losses_chart(losses, paths["losses_chart"])
+    paths["calibration_chart"] = out_dir / "calibration.svg"
+    charts.calibration_chart(by_age, by_prior, paths["calibration_chart"])
+    done()
+    paths["run"] = out_dir / "run.json"
+    write_metadata(out_dir, report, rules)
+    return paths
