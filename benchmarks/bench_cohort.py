@@ -117,7 +117,8 @@ def main() -> int:
         if done.returncode != 0:
             print(done.stdout, done.stderr)
             return 1
-        steps = json.loads((out / "run.json").read_text())["seconds"]
+        run = json.loads((out / "run.json").read_text())
+        steps = run["seconds"]
         size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
 
         rng = np.random.default_rng(1)
@@ -130,6 +131,7 @@ def main() -> int:
         f"(process start-up included), peak RSS {peak_mb:,.0f} MB, outputs {size_mb:.0f} MB"
     )
     print("  steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
+    print(f"  distinct (age, history, setting) scored: {run['distinct_age_history_setting']:,}")
     loop_full, loop_min = full * women, minimal * women
     print(
         f"per-case loop ({len(sample):,} women timed): assess {full * 1000:.2f} ms/woman "
