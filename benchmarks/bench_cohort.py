@@ -13,7 +13,7 @@ machine with the embedded engine, and >= 100x faster than the per-case loop; rep
    (b) is reported too, as the stricter comparison.
 
     .venv/bin/python benchmarks/bench_cohort.py [--pregnancies 10000000] [--sample 3000]
-        [--engine duckdb|spark]
+        [--engine duckdb|spark] [--memory-limit 2GB]
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--pregnancies", type=int, default=10_000_000)
     parser.add_argument("--sample", type=int, default=3000, help="women timed in the loop")
     parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    parser.add_argument("--memory-limit", help="passed to rplcare cohort run (duckdb)")
     args = parser.parse_args()
     as_of = "2026-01-01"
     women = int(args.pregnancies / PREGNANCIES_PER_WOMAN * 1.02)
@@ -106,12 +107,12 @@ def main() -> int:
 
         out = Path(tmp) / "out"
         cli = Path(sys.executable).parent / "rplcare"
+        command = [str(cli), "cohort", "run", str(register), "-o", str(out),
+                   "--engine", args.engine, "--as-of", as_of]  # fmt: skip
+        if args.memory_limit:
+            command += ["--memory-limit", args.memory_limit]
         start = time.perf_counter()
-        done = subprocess.run(
-            [str(cli), "cohort", "run", str(register), "-o", str(out), "--engine", args.engine,
-             "--as-of", as_of],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
         run_s = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if done.returncode != 0:

@@ -506,6 +506,10 @@ def cohort_run(
             "--skip-invalid", help="Leave out women with invalid rows instead of stopping"
         ),
     ] = False,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="DuckDB memory cap, e.g. 2GB (spills to disk beyond)"),
+    ] = None,
 ) -> None:
     """Classify every woman under ESHRE, RCOG and ASRM and score her next pregnancy; write
     women.parquet, summary CSVs and charts."""
@@ -530,7 +534,7 @@ def cohort_run(
             def step(name: str) -> None:
                 progress.update(task, description=name, completed=steps.index(name))
 
-            runner = make_engine(engine.value)
+            runner = make_engine(engine.value, memory_limit)
             try:
                 q, report = prepare(
                     runner, input_file, rules, day, skip_invalid=skip_invalid, step=step

@@ -95,3 +95,16 @@ def test_bad_register_exits_2_with_rows_named(tmp_path: Path) -> None:
                                  "--as-of", "2026-01-01"])  # fmt: skip
     assert r.exit_code == 2
     assert "row 1 outcome: not one of" in r.output and "Traceback" not in r.output
+
+
+def test_memory_limit_is_passed_to_duckdb(register: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["cohort", "run", str(register), "-o", str(tmp_path / "a"),
+                             "--memory-limit", "500MB", "--as-of", "2026-01-01"])  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["cohort", "run", str(register), "-o", str(tmp_path / "b"),
+                              "--memory-limit", "lots"])  # fmt: skip
+    assert bad.exit_code == 2 and "--memory-limit 'lots'" in bad.output
+    spark = runner.invoke(app, ["cohort", "run", str(register), "-o", str(tmp_path / "c"),
+                                "--engine", "spark", "--memory-limit", "1GB"])  # fmt: skip
+    assert spark.exit_code == 2 and "for the duckdb engine" in spark.output

@@ -52,7 +52,10 @@ class DuckDBEngine:
         self.con = duckdb.connect()
         self.con.execute("SET preserve_insertion_order = true")
         if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            try:  # DuckDB spills sorts, joins and aggregates to disk beyond the limit
+                self.con.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error as exc:
+                raise InputError(f"--memory-limit {memory_limit!r}: {exc}") from None
 
     def load(self, path: Path) -> list[str]:
         if not path.exists():
@@ -174,9 +177,11 @@ def _arrow_schema(schema: dict[str, str]) -> Any:
     return pa.schema([(k, types[v]) for k, v in schema.items()])
 
 
-def make_engine(name: str) -> Engine:
+def make_engine(name: str, memory_limit: str | None = None) -> Engine:
     if name == "duckdb":
-        return DuckDBEngine()
+        return DuckDBEngine(memory_limit)
+    if memory_limit:
+        raise InputError("--memory-limit is for the duckdb engine (Spark has its own settings)")
     if name == "spark":
         return SparkEngine()
     raise InputError(f"unknown engine {name!r}; use duckdb or spark")
