@@ -48,6 +48,17 @@ def _out() -> Console:
     )
 
 
+def _day(value: str | None, flag: str, alternative: str = "") -> date:
+    """A date option (YYYY-MM-DD); today when not given. The clock is read here, in the
+    adapter, never in the domain."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else date.today()
+    except ValueError:
+        raise InputError(f"{flag} {value!r} is not a date (YYYY-MM-DD){alternative}") from None
+
+
 def _err_console() -> Console:
     from rich.console import Console
 
@@ -350,7 +361,6 @@ def leaflet_command(
     ] = None,
 ) -> None:
     """Write a patient leaflet in English, Dutch, Swedish or Chinese, as HTML or PDF."""
-    from datetime import date
 
     try:
         from rplcare.leaflet.i18n import check_language
@@ -368,11 +378,7 @@ def leaflet_command(
             kb = load_knowledge()
             leaflet = leaflet_for_case(load_case(case_file, kb), lang, kb)
         else:
-            try:
-                day = date.fromisoformat(as_of) if as_of else date.today()
-            except ValueError:
-                raise InputError(f"--date {as_of!r} is not a date (YYYY-MM-DD)") from None
-            leaflet = general_leaflet(lang, day)
+            leaflet = general_leaflet(lang, _day(as_of, "--date"))
         data = render(leaflet, "pdf" if format is LeafletFormat.pdf else "html")
     except RplcareError as exc:
         raise _fail(exc) from None
@@ -411,19 +417,13 @@ def fhir_import(
     ] = None,
 ) -> None:
     """Read a pregnancy history from a FHIR Bundle into a case file; print what was assumed."""
-    from datetime import date
 
     from rplcare.fhir.importer import import_bundle
     from rplcare.fhir.io import read_json, write_json
     from rplcare.knowledge.loader import load_knowledge
 
     try:
-        try:
-            day = (
-                None if as_of == "record" else date.fromisoformat(as_of or date.today().isoformat())
-            )
-        except ValueError:
-            raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD) or 'record'") from None
+        day = None if as_of == "record" else _day(as_of, "--as-of", " or 'record'")
         result = import_bundle(
             read_json(bundle_file), as_of=day, kb=load_knowledge(), patient_id=patient
         )
@@ -476,15 +476,6 @@ app.add_typer(cohort_app, name="cohort")
 class CohortEngine(StrEnum):
     duckdb = "duckdb"
     spark = "spark"
-
-
-def _day(value: str | None, flag: str) -> date:
-    from datetime import date
-
-    try:
-        return date.fromisoformat(value) if value else date.today()
-    except ValueError:
-        raise InputError(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @cohort_app.command("run")

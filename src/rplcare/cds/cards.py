@@ -45,11 +45,12 @@ def pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
-def _fit(text: str) -> str:
+def fit_summary(text: str) -> str:
+    """Shortened, if need be, to the specification's limit for card.summary."""
     return text if len(text) < SUMMARY_MAX else text[: SUMMARY_MAX - 2] + "…"
 
 
-def _mark(verification: str) -> str:
+def unverified_mark(verification: str) -> str:
     return f" {DAGGER}" if verification == "unverified" else ""
 
 
@@ -70,7 +71,7 @@ def status_card(a: Assessment, hook_instance: str, base_url: str) -> Card:
     for gid, d in a.definitions.items():
         why = next((r for r in reversed(d.reasons) if r.startswith(("meets", "does not"))), "")
         rows.append(
-            f"| {gid}{_mark(d.verification)} | {'yes' if d.meets else 'no'} | "
+            f"| {gid}{unverified_mark(d.verification)} | {'yes' if d.meets else 'no'} | "
             f"{d.losses_counted} | {d.kind or '–'} | {why or d.evaluation} ({d.citation}) |"
         )
     detail = [
@@ -102,7 +103,7 @@ def workup_card(
     lines = []
     for items in due.values():
         positions = "; ".join(
-            f"{w.guideline} {w.recommendation.replace('_', ' ')}{_mark(w.verification)}"
+            f"{w.guideline} {w.recommendation.replace('_', ' ')}{unverified_mark(w.verification)}"
             f" ({w.citation})"
             for w in items
         )
@@ -171,7 +172,7 @@ def _info(
 ) -> Card:
     return Card(
         uuid=card_uuid(hook_instance, topic),
-        summary=_fit(summary),
+        summary=fit_summary(summary),
         detail="\n".join(detail),
         indicator="info",
         source=source(base_url, topic, topic_display),

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from rplcare.cds.cards import UNVERIFIED_NOTE, _mark, card_uuid, source
+from rplcare.cds.cards import UNVERIFIED_NOTE, card_uuid, fit_summary, source, unverified_mark
 from rplcare.cds.models import Card, Coding, Suggestion
 from rplcare.engine.assessment import Assessment, WorkupOut
 from rplcare.fhir import reading
@@ -103,7 +103,7 @@ def order_cards(
         for label, ws in per_test.items():
             lines.append(f"\n**{label}**")
             lines += [
-                f"- {w.guideline}: {w.statement}{_mark(w.verification)} "
+                f"- {w.guideline}: {w.statement}{unverified_mark(w.verification)} "
                 f"({w.strength}; {w.citation})"
                 for w in ws
             ]
@@ -114,7 +114,7 @@ def order_cards(
         cards.append(
             Card(
                 uuid=card_uuid(hook_instance, f"advise-against-{m.order_ref}"),
-                summary=summary if len(summary) < 140 else summary[:137] + "…",
+                summary=fit_summary(summary),
                 detail="\n".join(lines),
                 indicator="warning",
                 source=source(base_url, "rpl-order-advice", "RPL test not recommended"),

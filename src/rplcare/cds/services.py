@@ -14,11 +14,14 @@ from typing import Any
 from rplcare.cds.cards import patient_view_cards
 from rplcare.cds.models import Card, HookRequest, Service
 from rplcare.cds.orders import order_cards, recognise, selected_orders
+from rplcare.domain.case import Case
 from rplcare.engine.assess import assess
+from rplcare.engine.assessment import Assessment
 from rplcare.errors import InputError
+from rplcare.fhir.common import TEST_SYSTEM
 from rplcare.fhir.exporter import export_bundle
 from rplcare.fhir.importer import import_resources
-from rplcare.fhir.terminology import Terminology, load_terminology
+from rplcare.fhir.terminology import load_terminology
 from rplcare.knowledge.loader import KnowledgeBase
 from rplcare.prognosis.model import load_model
 
@@ -58,9 +61,10 @@ def oldest_data_age() -> int:
     return int(max(band["ages"][1] for band in bands))
 
 
-def services() -> list[Service]:
+@cache
+def services() -> tuple[Service, ...]:
     templates = prefetch_templates()
-    return [
+    return (
         Service(
             hook="patient-view",
             id=PATIENT_VIEW,
@@ -91,7 +95,7 @@ def services() -> list[Service]:
             ),
             prefetch=templates,
         ),
-    ]
+    )
 
 
 def render_query(template: str, context: dict[str, Any]) -> str:
@@ -170,12 +174,12 @@ def answer(
     if request.hook == "order-select":
         cards = order_cards(a, matches, request.hookInstance, base_url)
     else:
-        orders = _draft_orders(a, imported.case, kb, term)
+        orders = _draft_orders(a, imported.case, kb)
         cards = patient_view_cards(a, request.hookInstance, base_url, orders, oldest_data_age())
     return Answer(cards, imported.warnings)
 
 
-def _draft_orders(a: Any, case: Any, kb: KnowledgeBase, term: Terminology) -> dict[str, Any]:
+def _draft_orders(a: Assessment, case: Case, kb: KnowledgeBase) -> dict[str, Any]:
     """The exporter's draft ServiceRequest per advised test, to offer as suggestions."""
     bundle = export_bundle(a, case, kb)
     orders: dict[str, Any] = {}
@@ -183,14 +187,7 @@ def _draft_orders(a: Any, case: Any, kb: KnowledgeBase, term: Terminology) -> di
         r = entry["resource"]
         if r["resourceType"] != "ServiceRequest":
             continue
-        test = next(
-            (
-                c["code"]
-                for c in r["code"].get("coding", [])
-                if c.get("system", "").endswith("/test")
-            ),
-            None,
-        )
+        test = next((c["code"] for c in r["code"]["coding"] if c["system"] == TEST_SYSTEM), None)
         if test:
             # Accepting one suggestion creates this order alone: no reference to a Condition
             # that the client does not hold.

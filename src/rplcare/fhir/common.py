@@ -26,8 +26,18 @@ Resource = dict[str, Any]
 
 def stable_id(*parts: str) -> str:
     """A UUID derived from its parts: the same input gives the same resource ids, so an export
-    can be diffed and re-sent (as an update) without creating duplicates."""
+    can be diffed, and re-sent (a conditional create on the id) without creating duplicates."""
     return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+def activity_url(item_id: str) -> str:
+    """The knowledge export's ActivityDefinition for a work-up or care item (exported
+    requests point at it with instantiatesCanonical)."""
+    return f"{CANONICAL}/ActivityDefinition/{item_id}"
+
+
+def plan_url(guideline: str) -> str:
+    return f"{CANONICAL}/PlanDefinition/{guideline}"
 
 
 def full_url(resource_id: str) -> str:

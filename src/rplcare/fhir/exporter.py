@@ -12,10 +12,10 @@ from typing import Any
 from rplcare.domain.case import Case
 from rplcare.engine.assessment import Assessment, CareOut, WorkupOut
 from rplcare.fhir.common import (
-    CANONICAL,
     INTERVENTION_SYSTEM,
     TEST_SYSTEM,
     Resource,
+    activity_url,
     bundle_entry,
     full_url,
     stable_id,
@@ -39,11 +39,6 @@ from rplcare.knowledge.loader import KnowledgeBase
 PATIENT_REFERENCE = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")
 ADVISED = ("recommended", "consider")
 DUE = ("to_do", "repeat")
-
-
-def activity_url(item_id: str) -> str:
-    """The knowledge export's ActivityDefinition for a work-up or care item."""
-    return f"{CANONICAL}/ActivityDefinition/{item_id}"
 
 
 def tests_advised_now(workup: list[WorkupOut]) -> dict[str, list[WorkupOut]]:

@@ -46,7 +46,9 @@ from rplcare.fhir.common import (
     INTERVENTION_SYSTEM,
     TEST_SYSTEM,
     Resource,
+    activity_url,
     bundle_entry,
+    plan_url,
     related_artifact,
     stable_id,
     unverified_prefix,
@@ -105,14 +107,6 @@ def knowledge_bundle(kb: KnowledgeBase) -> dict[str, Any]:
         "type": "collection",
         "entry": [bundle_entry(r) for r in [*plans, *activities]],
     }
-
-
-def activity_url(item_id: str) -> str:
-    return f"{CANONICAL}/ActivityDefinition/{item_id}"
-
-
-def plan_url(guideline: str) -> str:
-    return f"{CANONICAL}/PlanDefinition/{guideline}"
 
 
 def computable_name(key: str) -> str:

@@ -86,7 +86,7 @@ def discovery(request: Request) -> Response:
     auth = _authenticate(request)
     if isinstance(auth, JSONResponse):
         return auth
-    return JSONResponse(Discovery(services=services()).to_json())
+    return JSONResponse(Discovery(services=list(services())).to_json())
 
 
 @router.post("/{service_id}", summary="Call a CDS service (patient-view or order-select)")
