@@ -427,7 +427,7 @@ def fhir_import(
         result = import_bundle(
             read_json(bundle_file), as_of=day, kb=load_knowledge(), patient_id=patient
         )
-        text = write_json(output, result.case_document())
+        text = write_json(output, result.document)
     except CaseValidationError as exc:
         hint = " (for a historical record, give --as-of a date when the history was current)"
         exc.problems[:] = [p + hint if "plausible" in p else p for p in exc.problems]

@@ -44,9 +44,6 @@ class ImportResult:
     document: dict[str, Any]  # the case file as written (validated into `case`)
     warnings: tuple[str, ...]
 
-    def case_document(self) -> dict[str, Any]:
-        return self.document
-
 
 def import_bundle(
     bundle: Resource, *, as_of: date | None, kb: KnowledgeBase, patient_id: str | None = None
