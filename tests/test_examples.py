@@ -25,7 +25,7 @@ def test_every_example_assesses_to_the_contract(path: Path) -> None:
     assert data["schema"] == "rplcare.assessment/1"
     definitions = data["definitions"]
     assert isinstance(definitions, dict)
-    assert set(definitions) == {"eshre-2022", "rcog-2023", "asrm-2012"}
+    assert set(definitions) == {"eshre-2022", "rcog-2023", "asrm-2012", "nvog", "ngf-2024"}
     assert "does not replace" in str(data["disclaimer"])
 
 

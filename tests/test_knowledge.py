@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from rplcare.errors import KnowledgeError
-from rplcare.knowledge.loader import FILES, load_knowledge, load_knowledge_from
+from rplcare.knowledge.loader import ALL_FILES, load_knowledge, load_knowledge_from
 from rplcare.knowledge.schema import Threshold
 
 KB = load_knowledge()
@@ -19,7 +19,7 @@ KB = load_knowledge()
 
 def raw_files() -> dict[str, Any]:
     root = resources.files("rplcare.knowledge")
-    return {name: yaml.safe_load(root.joinpath(name).read_text("utf-8")) for name in FILES}
+    return {name: yaml.safe_load(root.joinpath(name).read_text("utf-8")) for name in ALL_FILES}
 
 
 def test_packaged_knowledge_loads_and_has_content() -> None:

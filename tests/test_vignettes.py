@@ -10,7 +10,8 @@ hold cases where we believe the engine, not the expectation, is wrong.
 
 * ``history``: exact values of ``assessment.history`` fields.
 * ``definitions``: per guideline, exact ``meets``, ``losses_counted``, ``kind``, ``evaluation``.
-* ``causes``: category -> ``confirmed`` | ``possible`` | ``excluded`` | ``absent`` (not in causes).
+* ``causes``: category -> ``confirmed`` | ``possible`` | ``excluded`` | ``absent`` (not in causes),
+  or a mapping of ``status`` and ``evidence_contains`` (a substring of one evidence line).
 * ``workup``: item id -> ``absent`` | ``present`` | a mapping of ``status``, ``recommendation``,
   ``due_date`` (exact) and ``note_contains`` (substring of the note).
 * ``care_plan``: item id -> ``present`` | ``absent``.
@@ -115,6 +116,10 @@ def structure_problems(expected: Mapping[str, Any], kb: KnowledgeBase) -> list[s
     for category, status in _mapping(problems, "causes", expected.get("causes", {})).items():
         if category not in kb.vocabulary.causes:
             problems.append(f"causes.{category}: unknown cause category")
+        if isinstance(status, Mapping):
+            for key in set(status) - {"status", "evidence_contains"}:
+                problems.append(f"causes.{category}.{key}: unknown key")
+            status = status.get("status")
         _one_of(problems, f"causes.{category}", status, CAUSE_STATUSES)
 
     investigation_ids = {i.id for i in kb.investigations}
@@ -204,9 +209,14 @@ def mismatches(expected: Mapping[str, Any], actual: Assessment, kb: KnowledgeBas
         for key, want in fields.items():
             check(f"definitions.{gid}.{key}", want, got_fields.get(key))
 
-    causes = {c.category: c.status for c in actual.causes}
+    causes = {c.category: c for c in actual.causes}
     for category, want in expected.get("causes", {}).items():
-        check(f"causes.{category}", want, causes.get(category, ABSENT))
+        found = causes.get(category)
+        status = want.get("status") if isinstance(want, Mapping) else want
+        check(f"causes.{category}", status, found.status if found else ABSENT)
+        fragment = want.get("evidence_contains") if isinstance(want, Mapping) else None
+        if fragment and not any(fragment in line for line in (found.evidence if found else [])):
+            problems.append(f"causes.{category}.evidence: no line contains {fragment!r}")
 
     workup = {w.id: w for w in actual.workup}
     for item_id, want in expected.get("workup", {}).items():
@@ -296,7 +306,11 @@ def test_vignettes_cover_the_rules(kb: KnowledgeBase) -> None:
     meets_seen: dict[str, set[bool]] = {gid: set() for gid in kb.definitions}
     for directory in directories:
         expected = load_expected(directory)
-        causes_pinned |= {c for c, s in expected.get("causes", {}).items() if s != ABSENT}
+        causes_pinned |= {
+            c
+            for c, s in expected.get("causes", {}).items()
+            if (s.get("status") if isinstance(s, Mapping) else s) != ABSENT
+        }
         for gid, fields in expected.get("definitions", {}).items():
             if "meets" in fields and gid in meets_seen:
                 meets_seen[gid].add(fields["meets"])

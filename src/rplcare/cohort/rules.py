@@ -32,6 +32,8 @@ class Definition:
     single_second_trimester_loss_meets: bool
     discretion_min_losses: int | None
     discretion_kinds: tuple[str, ...]
+    consecutive_required: bool = False
+    evaluation_min_losses: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class CohortRules:
                     single_second_trimester_loss_meets=d.single_second_trimester_loss_meets,
                     discretion_min_losses=d.discretion_min_losses,
                     discretion_kinds=tuple(d.discretion_kinds),
+                    consecutive_required=d.consecutive_required,
+                    evaluation_min_losses=d.evaluation_min_losses,
                 )
                 for gid, d in kb.definitions.items()
             ),

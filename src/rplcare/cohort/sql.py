@@ -168,10 +168,19 @@ checked AS (
 {union}"""
 
     def events(self) -> str:
-        """Each pregnancy with its loss kind and position in the woman's chronology."""
+        """Each pregnancy with its loss kind and position in the woman's chronology; for
+        definitions that need consecutive losses, the size of the run each pregnancy is in
+        (a birth or a termination starts a new run; other losses, ectopic and molar pregnancies
+        do not)."""
         r = self.rules
+        runs = "".join(
+            f",\n  SUM(CASE WHEN kind IN {_in(g.counted_kinds)} THEN 1 ELSE 0 END) "
+            f"OVER (PARTITION BY woman_id, run_id) AS {g.column}__run"
+            for g in r.definitions
+            if g.consecutive_required
+        )
         return f"""
-WITH k AS (
+WITH k0 AS (
   SELECT *,
     CASE WHEN outcome = 'biochemical' THEN 'biochemical'
          WHEN outcome IN {_in(CLINICAL_LOSS)} THEN
@@ -179,7 +188,13 @@ WITH k AS (
                 ELSE 'clinical_first_trimester' END
     END AS kind,
     ROW_NUMBER() OVER (PARTITION BY woman_id ORDER BY end_date, _row) AS pos
-  FROM typed)
+  FROM typed),
+k1 AS (
+  SELECT *, SUM(CASE WHEN kind IS NULL AND outcome NOT IN {_in(NEITHER)} THEN 1 ELSE 0 END)
+    OVER (PARTITION BY woman_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    AS run_id
+  FROM k0),
+k AS (SELECT *{runs} FROM k1)
 SELECT *,
   CASE WHEN kind IS NOT NULL THEN 'L' WHEN outcome IN {_in(BIRTH)} THEN 'B' ELSE '' END AS code,
   MAX(CASE WHEN kind IS NULL AND outcome NOT IN {_in(NEITHER)} THEN pos END)
@@ -193,8 +208,13 @@ FROM k"""
         latest = f"kind IN {counted}"
         if g.single_second_trimester_loss_meets and "second_trimester" not in g.counted_kinds:
             latest += " OR kind = 'second_trimester'"
+        main = (
+            f"MAX({g.column}__run)"
+            if g.consecutive_required
+            else f"SUM(CASE WHEN kind IN {counted} THEN 1 ELSE 0 END)"
+        )
         out = [
-            f"SUM(CASE WHEN kind IN {counted} THEN 1 ELSE 0 END) AS {g.column}__main",
+            f"{main} AS {g.column}__main",
             f"MAX(CASE WHEN {latest} THEN pos END) AS {g.column}__last",
         ]
         if g.discretion_kinds:
@@ -210,7 +230,11 @@ FROM k"""
         meets = f"({c}__main >= {g.min_losses}"
         meets += " OR losses_second_trimester > 0)" if g.single_second_trimester_loss_meets else ")"
         counted = f"{c}__main" + (" + losses_second_trimester" if extra else "")
-        evaluation = f"CASE WHEN {meets} THEN 'indicated'"
+        evaluation = "CASE"
+        if g.evaluation_min_losses is not None:
+            below = f"{counted} < {g.evaluation_min_losses}"
+            evaluation += f" WHEN {meets} AND {below} THEN 'discretionary'"
+        evaluation += f" WHEN {meets} THEN 'indicated'"
         if g.discretion_min_losses is not None:
             evaluation += f" WHEN {c}__disc >= {g.discretion_min_losses} THEN 'discretionary'"
         evaluation += " ELSE 'not_indicated' END"

@@ -113,6 +113,19 @@ class History:
     def births_before(self, event: Event) -> list[Event]:
         return [e for e in self.events[: self.events.index(event)] if e.is_birth]
 
+    def longest_run_of(self, kinds: set[LossKind]) -> list[Event]:
+        """The longest run of consecutive losses of these kinds: other losses, ectopic and molar
+        pregnancies are passed over; a birth or a termination ends the run."""
+        best: list[Event] = []
+        run: list[Event] = []
+        for e in self.events:
+            if e.loss_kind in kinds:
+                run.append(e)
+                best = max(best, run, key=len)
+            elif e.loss_kind is None and e.pregnancy.outcome not in _NEITHER:
+                run = []
+        return list(best)
+
     def longest_consecutive_run(self, qualifies: set[int]) -> list[Event]:
         """Longest run of consecutive losses whose indexes are in `qualifies` (ectopic and
         molar pregnancies are passed over, anything else breaks the run)."""

@@ -37,16 +37,25 @@ DAYS_PER_YEAR = 365.25
 
 
 def _criterion_positive(t: TestResult, kb: KnowledgeBase) -> bool | None:
-    """True/False for a laboratory criterion on this result; None when it cannot be read."""
-    if t.result is not None:
-        return t.result == "positive"  # the laboratory's own flag (its 99th-percentile cut-off)
+    """True/False for a laboratory criterion on this result; None when it cannot be read.
+
+    An anticardiolipin value is compared with the cited medium/high titre, whatever the
+    laboratory's flag says: a flag usually marks the laboratory's reference limit, which is
+    not the Sydney titre. Without a value the flag is read as the >99th-percentile cut-off."""
     if t.code in ACL and t.value is not None:
         return kb.threshold("aps.acl_medium_high_titre").holds(t.value)
+    if t.result is not None:
+        return t.result == "positive"
     return None  # e.g. an anti-β2GPI value without a flag: the cut-off is laboratory-specific
+
+
+def _low_titre_flagged(t: TestResult, kb: KnowledgeBase) -> bool:
+    return t.code in ACL and t.result == "positive" and _criterion_positive(t, kb) is False
 
 
 class _Lab:
     def __init__(self) -> None:
+        self.persistent_codes: list[str] = []
         self.persistent = False
         self.pending = False
         self.evidence: list[str] = []
@@ -69,16 +78,25 @@ def _laboratory(case: Case, kb: KnowledgeBase, f: Findings) -> _Lab:
                 f"{name}: {'; '.join(map(shown, unreadable))} has no laboratory flag and no cited "
                 "cut-off, so it is not interpreted"
             )
+        low = [t for t in tests if _low_titre_flagged(t, kb)]
+        if low:
+            lab.evidence.append(
+                f"{name}: low titre ({'; '.join(map(shown, low))}): flagged positive by the "
+                "laboratory but not above the Sydney medium/high titre "
+                f"{threshold_text(kb, 'aps.acl_medium_high_titre')}"
+            )
         if not positives:
             if len(unreadable) < len(tests):
                 lab.negative_codes.add(code)
-                negatives = [t for t, pos in read if pos is False]
-                lab.evidence.append(f"{name}: negative ({'; '.join(map(shown, negatives))})")
+                negatives = [t for t, pos in read if pos is False and t not in low]
+                if negatives:
+                    lab.evidence.append(f"{name}: negative ({'; '.join(map(shown, negatives))})")
             continue
         first = positives[0].date
         lab.positives += [t.date for t in positives]
         if positives[-1].date - first >= gap:
             lab.persistent = True
+            lab.persistent_codes.append(code)
             lab.evidence.append(
                 f"{name}: persistently positive ({shown(positives[0])}; {shown(positives[-1])})"
             )
@@ -108,6 +126,24 @@ def _abnormal_tissue(case: Case, kb: KnowledgeBase) -> set[int]:
     }
 
 
+def fetal_deaths(history: History, kb: KnowledgeBase) -> list[Event]:
+    """Miscarriages at or after the criterion (a) gestation, and stillbirths: the events that
+    can meet Sydney clinical criterion (a). A placeholder gestation never decides it."""
+    late = kb.threshold("aps.fetal_death_from_weeks")
+    return [
+        e
+        for e in history.events
+        if not e.pregnancy.gestational_weeks_assumed
+        and (
+            (
+                e.pregnancy.outcome is Outcome.MISCARRIAGE
+                and late.holds(e.pregnancy.gestational_weeks)
+            )
+            or e.pregnancy.outcome is Outcome.STILLBIRTH
+        )
+    ]
+
+
 def _clinical(
     case: Case, history: History, kb: KnowledgeBase, f: Findings
 ) -> tuple[list[Event], list[str]]:
@@ -125,19 +161,7 @@ def _clinical(
             f"{', '.join(e.describe() for e in unknown)}: left out of the clinical criteria "
             f"that depend on gestation ({late.value:g} and {early.value:g} weeks)"
         )
-    known = [e for e in history.events if not e.pregnancy.gestational_weeks_assumed]
-    fetal = [
-        e
-        for e in known
-        if e.index not in explained
-        and (
-            (
-                e.pregnancy.outcome is Outcome.MISCARRIAGE
-                and late.holds(e.pregnancy.gestational_weeks)
-            )
-            or e.pregnancy.outcome is Outcome.STILLBIRTH
-        )
-    ]
+    fetal = [e for e in fetal_deaths(history, kb) if e.index not in explained]
     if fetal:
         events += fetal
         evidence.append(
@@ -194,20 +218,53 @@ def _timing_problem(lab: _Lab, events: list[Event], kb: KnowledgeBase) -> str | 
             f"{threshold_text(kb, 'aps.max_years_between_event_and_test')}"
         )
     weeks = abs((max(lab.positives) - last_event).days) / DAYS_PER_WEEK
-    interval = kb.threshold("aps.persistence_weeks")
-    if not interval.holds(weeks):
+    if kb.threshold("aps.min_weeks_between_event_and_test").holds(weeks):
         return (
-            f"the latest positive test is only {weeks:.0f} weeks from the clinical event; "
-            f"Sydney advises against classifying when under {interval.value:g} weeks separate "
-            f"them {threshold_text(kb, 'aps.persistence_weeks')}"
+            f"the latest positive test is only {weeks:.0f} weeks from the clinical event "
+            f"{threshold_text(kb, 'aps.min_weeks_between_event_and_test')}"
         )
     return None
+
+
+_GROUPS = {
+    "lupus_anticoagulant": "lupus anticoagulant",
+    "anticardiolipin_igg": "anticardiolipin",
+    "anticardiolipin_igm": "anticardiolipin",
+    "anti_b2gpi_igg": "anti-β2-glycoprotein I",
+    "anti_b2gpi_igm": "anti-β2-glycoprotein I",
+}
+
+
+def _persistent_groups(lab: _Lab) -> list[str]:
+    return sorted({_GROUPS[c] for c in lab.persistent_codes})
+
+
+def _high_risk(lab: _Lab) -> bool:
+    """EULAR 2019: multiple aPL positivity or lupus anticoagulant (persistently high titres
+    are the third criterion; no cited number defines 'high', so it is not computed)."""
+    groups = _persistent_groups(lab)
+    return len(groups) > 1 or "lupus anticoagulant" in groups
+
+
+def _profile_text(lab: _Lab, kb: KnowledgeBase) -> str | None:
+    groups = _persistent_groups(lab)
+    if not _high_risk(lab):
+        return None
+    kind = {3: "triple positive", 2: "double positive"}.get(len(groups), "single positive")
+    return (
+        f"high-risk antiphospholipid profile ({kind}: {', '.join(groups)}) "
+        f"{statement(kb, 'aps.high_risk_profile')}"
+    )
 
 
 def interpret_aps(case: Case, history: History, kb: KnowledgeBase, f: Findings) -> None:
     lab = _laboratory(case, kb, f)
     f.facts["aps.laboratory_criteria_met"] = lab.persistent
+    f.facts["aps.high_risk_profile"] = _high_risk(lab)
     evidence = lab.evidence
+    profile = _profile_text(lab, kb)
+    if profile:
+        evidence.append(profile)
     if not evidence:
         f.skip("antiphospholipid_syndrome", "no antiphospholipid antibody results")
         return

@@ -107,7 +107,9 @@ def _disagreements(
 ) -> list[DisagreementOut]:
     out: list[DisagreementOut] = []
     rows: list[tuple[str, str, str, str, str]] = [
-        *(("test", w.test, w.guideline, w.recommendation, w.id) for w in workup),
+        # The published position: a guideline whose definition is not met (evaluation at
+        # discretion) does not disagree about the test itself.
+        *(("test", w.test, w.guideline, w.published_recommendation, w.id) for w in workup),
         *(("intervention", c.intervention, c.guideline, c.recommendation, c.id) for c in care),
     ]
     grouped: dict[tuple[str, str], list[Position]] = defaultdict(list)
@@ -203,7 +205,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
     }
     evaluated = any(c.evaluation is not Evaluation.NOT_INDICATED for c in classifications.values())
     findings = interpret(case, history, kb, evaluated)
-    base = base_facts(case, history, findings, kb.history)
+    base = base_facts(case, history, findings, kb)
     facts_cache = {
         gid: guideline_facts(base, gid, classifications, history) for gid in kb.guidelines
     }

@@ -61,8 +61,19 @@ def classify(
             reasons.append(f"not counted: {e.describe()}: {why}")
 
     second = history.losses(LossKind.SECOND_TRIMESTER)
+    main = history.losses(*counted_kinds)
+    if rule.consecutive_required:
+        run = history.longest_run_of(counted_kinds)
+        if len(run) < len(main):
+            reasons.append(
+                f"consecutive: the longest run of consecutive counted losses is {len(run)} "
+                f"({', '.join(f'pregnancy {e.index + 1}' for e in run) or 'none'}); a birth "
+                "or a termination ends a run"
+            )
+        counted = [e for e in counted if e not in main or e in run]
+        main = run
     n = len(counted)
-    main_count = len(history.losses(*counted_kinds))
+    main_count = len(main)
     meets = main_count >= rule.min_losses
     if meets:
         reasons.append(
@@ -71,8 +82,9 @@ def classify(
     elif rule.single_second_trimester_loss_meets and second:
         meets = True
         reasons.append(
-            f"meets: {_plural(len(second), 'second-trimester miscarriage')}; the guideline covers "
-            "one or more second-trimester miscarriages"
+            f"in scope: {_plural(len(second), 'second-trimester miscarriage')}; the guideline "
+            "covers women with one or more second-trimester miscarriages (its definition of "
+            "recurrent miscarriage is three or more first-trimester losses)"
         )
     else:
         reasons.append(
@@ -83,6 +95,13 @@ def classify(
         reasons.append("losses need not be consecutive")
 
     evaluation = Evaluation.INDICATED if meets else Evaluation.NOT_INDICATED
+    if meets and rule.evaluation_min_losses is not None and n < rule.evaluation_min_losses:
+        evaluation = Evaluation.DISCRETIONARY
+        reasons.append(
+            f"routine evaluation from {rule.evaluation_min_losses} counted losses; with "
+            f"{_plural(n, 'counted loss')} evaluation is at the clinician's discretion, if a "
+            "cause other than chance is suspected"
+        )
     if not meets and rule.discretion_min_losses is not None:
         eligible = len(history.losses(*(LossKind(k) for k in rule.discretion_kinds)))
         if eligible >= rule.discretion_min_losses:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from rplcare.domain.case import Case
-from rplcare.domain.history import History
+from rplcare.domain.case import Case, Outcome
+from rplcare.domain.history import History, LossKind
+from rplcare.engine.aps import fetal_deaths
 from rplcare.engine.conditions import Facts
 from rplcare.engine.definitions import Classification, Evaluation
 from rplcare.engine.evidence import Findings
-from rplcare.knowledge.schema import HistoryConventions
+from rplcare.knowledge.loader import KnowledgeBase
 
 DAYS_PER_WEEK = 7
 
@@ -22,8 +23,9 @@ def overall_evaluation(classifications: dict[str, Classification]) -> Evaluation
 
 
 def base_facts(
-    case: Case, history: History, findings: Findings, conventions: HistoryConventions
+    case: Case, history: History, findings: Findings, kb: KnowledgeBase
 ) -> dict[str, object]:
+    conventions = kb.history
     cp = case.current_pregnancy
     weeks = cp.gestational_age_days / DAYS_PER_WEEK if cp else None
     facts: dict[str, object] = {
@@ -33,6 +35,21 @@ def base_facts(
         "losses_first_trimester": history.losses_first_trimester,
         "losses_second_trimester": history.losses_second_trimester,
         "live_births": history.live_births,
+        "stillbirths": history.count(Outcome.STILLBIRTH),
+        "ectopic_pregnancies": history.count(Outcome.ECTOPIC),
+        "molar_pregnancies": history.count(Outcome.MOLAR),
+        "aps.clinical_criterion_a_event": bool(fetal_deaths(history, kb)),
+        "patient.pcos": case.patient.pcos,
+        "loss_max_weeks": max(
+            (
+                e.pregnancy.gestational_weeks
+                for e in history.events
+                if (e.loss_kind is not None or e.pregnancy.outcome is Outcome.STILLBIRTH)
+                and e.loss_kind is not LossKind.BIOCHEMICAL
+                and not e.pregnancy.gestational_weeks_assumed
+            ),
+            default=None,
+        ),
         "consecutive_losses": history.consecutive_losses,
         "current.pregnant": cp is not None,
         "current.bleeding": cp.bleeding if cp else None,

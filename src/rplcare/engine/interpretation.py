@@ -268,12 +268,20 @@ def _lifestyle(case: Case, kb: KnowledgeBase, f: Findings) -> None:
 
 def _unexplained(case: Case, kb: KnowledgeBase, f: Findings) -> None:
     rule = kb.unexplained
-    found = [
-        c for c in f.causes if c.category in rule.excluded_by and c.status is not Status.EXCLUDED
-    ]
-    if found:
-        names = ", ".join(f"{c.category} ({c.status.value})" for c in found)
-        f.add("unexplained", Status.EXCLUDED, [f"a cause was found: {names}"])
+    found = [c for c in f.causes if c.category in rule.excluded_by]
+    confirmed = [c.category for c in found if c.status is Status.CONFIRMED]
+    if confirmed:
+        f.add("unexplained", Status.EXCLUDED, [f"a cause was found: {', '.join(confirmed)}"])
+        return
+    # A possible cause (a single positive test awaiting its repeat, a TSH without free T4)
+    # does not explain the losses yet: until it is confirmed the RPL stays possibly unexplained.
+    pending = [c.category for c in found if c.status is Status.POSSIBLE]
+    if pending:
+        f.add(
+            "unexplained",
+            Status.POSSIBLE,
+            [f"a possible cause is not yet confirmed: {', '.join(pending)}"],
+        )
         return
     missing = [
         " or ".join(group)

@@ -16,7 +16,19 @@ STATIC_FACTS: frozenset[str] = frozenset(
         "losses_first_trimester",
         "losses_second_trimester",
         "live_births",
+        "stillbirths",
+        "ectopic_pregnancies",
+        "molar_pregnancies",
         "consecutive_losses",
+        # a fetal death at or after the Sydney criterion (a) gestation, or a stillbirth
+        "aps.clinical_criterion_a_event",
+        # highest recorded gestation (weeks) of a miscarriage or stillbirth; None without one
+        "loss_max_weeks",
+        # EULAR 2019 high-risk aPL profile: lupus anticoagulant or more than one antibody
+        # group persistently positive
+        "aps.high_risk_profile",
+        # the woman's recorded PCOS diagnosis
+        "patient.pcos",
         "losses_counted",
         "definition_met",
         "evaluation",  # indicated | discretionary | not_indicated, for the item's guideline

@@ -35,6 +35,14 @@ FILES = (
     "investigations.yaml",
     "treatments.yaml",
 )
+#: One file per guideline encoded on its own (the national guidelines): its references,
+#: investigations and treatments together, so a guideline can be read and reviewed as a whole.
+GUIDELINE_FILES = (
+    "guidelines/nvog.yaml",
+    "guidelines/ngf-2024.yaml",
+)
+
+ALL_FILES = (*FILES, *GUIDELINE_FILES)
 
 
 class _File(BaseModel):
@@ -102,6 +110,16 @@ class TreatmentsFile(_File):
     items: list[Treatment]
 
 
+class GuidelineItemsFile(_File):
+    """One guideline's own references and positions (see GUIDELINE_FILES)."""
+
+    guideline: str
+    description: str
+    references: dict[str, Reference] = {}
+    investigations: list[Investigation] = []
+    treatments: list[Treatment] = []
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     version: str
@@ -165,12 +183,27 @@ def load_knowledge_from(raw_files: dict[str, Any]) -> KnowledgeBase:
         InvestigationsFile, "investigations.yaml", raw_files.get("investigations.yaml"), problems
     )
     tx = _parse(TreatmentsFile, "treatments.yaml", raw_files.get("treatments.yaml"), problems)
+    per_guideline = [
+        _parse(GuidelineItemsFile, name, raw_files[name], problems)
+        for name in GUIDELINE_FILES
+        if name in raw_files
+    ]
     if problems or None in (refs, gl, defs, vocab, finds, inv, tx):
         raise KnowledgeError(problems or ["a knowledge file is missing"])
     assert refs and gl and defs and vocab and finds and inv and tx  # narrowed for mypy
+    extra = [f for f in per_guideline if f is not None]
+    references = dict(refs.references)
+    for f in extra:
+        for key, ref in f.references.items():
+            if key in references:
+                problems.append(f"guideline file {f.guideline}: reference {key!r} defined twice")
+            references[key] = ref
+        for item in [*f.investigations, *f.treatments]:
+            if item.guideline != f.guideline:
+                problems.append(f"{item.id}: in the {f.guideline} file but names {item.guideline}")
     kb = KnowledgeBase(
         version=gl.knowledge_version,
-        references=refs.references,
+        references=references,
         guidelines=gl.guidelines,
         history=defs.history,
         definitions=defs.definitions,
@@ -179,8 +212,8 @@ def load_knowledge_from(raw_files: dict[str, Any]) -> KnowledgeBase:
         statements=finds.statements,
         unexplained=finds.unexplained,
         aps_criterion_c_requires_excluded=finds.aps_criterion_c_requires_excluded,
-        investigations=tuple(inv.items),
-        treatments=tuple(tx.items),
+        investigations=(*inv.items, *(i for f in extra for i in f.investigations)),
+        treatments=(*tx.items, *(t for f in extra for t in f.treatments)),
     )
     problems.extend(cross_check(kb))
     if problems:
@@ -258,4 +291,4 @@ def cross_check(kb: KnowledgeBase) -> list[str]:
 @cache
 def load_knowledge() -> KnowledgeBase:
     """The packaged knowledge base, validated. Raises KnowledgeError listing every problem."""
-    return load_knowledge_from({name: _read(name) for name in FILES})
+    return load_knowledge_from({name: _read(name) for name in ALL_FILES})

@@ -43,7 +43,7 @@ class Reference(_Frozen):
 class Guideline(_Frozen):
     name: str
     publisher: str
-    year: int
+    year: int | None = None  # None when the publication date was not seen
     reference: str
     strength_scale: str
 
@@ -145,6 +145,8 @@ class Item(Cited):
     statement: str = Field(description="The position in our own words")
     when: Condition | None = None
     note: str | None = None
+    # "Only within research": a `not_recommended` position that still leaves a research route.
+    only_in_research: bool = False
 
 
 class Investigation(Item):
@@ -168,6 +170,9 @@ class DefinitionRule(Cited):
     discretion_min_losses: int | None = None
     discretion_kinds: list[LossKindName] = Field(default_factory=list)
     consecutive_required: bool
+    # Routine evaluation only from this many counted losses; a met definition below it is
+    # evaluated at the clinician's discretion (NGF: consultation usually after three).
+    evaluation_min_losses: int | None = None
     statement: str
     not_counted_reasons: dict[str, str] = Field(default_factory=dict)
 

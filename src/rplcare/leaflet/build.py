@@ -153,7 +153,8 @@ class _Writer:
         if g is None:
             return gid
         year = re.search(r"-(\d{4})(?:-|$)", gid)
-        return f"{g.publisher} {year.group(1) if year else g.year}"
+        shown = year.group(1) if year else g.year
+        return f"{g.publisher} {shown}" if shown else g.publisher
 
     def item_code(self, item_id: str) -> tuple[str, str] | None:
         """('test' or 'intervention', code) of a knowledge item."""
