@@ -12,6 +12,7 @@ hold cases where we believe the engine, not the expectation, is wrong.
 * ``definitions``: per guideline, exact ``meets``, ``losses_counted``, ``kind``, ``evaluation``.
 * ``causes``: category -> ``confirmed`` | ``possible`` | ``excluded`` | ``absent`` (not in causes),
   or a mapping of ``status`` and ``evidence_contains`` (a substring of one evidence line).
+* ``risk_factors``: category -> ``present`` | ``absent`` (modifiable associations, not causes).
 * ``workup``: item id -> ``absent`` | ``present`` | a mapping of ``status``, ``recommendation``,
   ``due_date`` (exact) and ``note_contains`` (substring of the note).
 * ``care_plan``: item id -> ``present`` | ``absent``.
@@ -47,6 +48,7 @@ TOP_KEYS = {
     "history",
     "definitions",
     "causes",
+    "risk_factors",
     "workup",
     "care_plan",
     "disagreements",
@@ -55,7 +57,8 @@ TOP_KEYS = {
 DEFINITION_KEYS = {"meets", "losses_counted", "kind", "evaluation"}
 CAUSE_STATUSES = {"confirmed", "possible", "excluded", ABSENT}
 WORKUP_KEYS = {"status", "recommendation", "due_date", "note_contains"}
-WORKUP_STATUSES = {"to_do", "done", "repeat", "not_indicated"}
+WORKUP_STATUSES = {"to_do", "optional", "done", "repeat", "not_indicated"}
+RISK_STATUSES = {"present", "absent"}
 RECOMMENDATIONS = {"recommended", "consider", "not_recommended"}
 COUNT_KEYS = {"workup", "care_plan", "causes", "disagreements"}
 
@@ -121,6 +124,11 @@ def structure_problems(expected: Mapping[str, Any], kb: KnowledgeBase) -> list[s
                 problems.append(f"causes.{category}.{key}: unknown key")
             status = status.get("status")
         _one_of(problems, f"causes.{category}", status, CAUSE_STATUSES)
+
+    for category, status in _mapping(problems, "risk_factors", expected.get("risk_factors", {})).items():
+        if category not in kb.vocabulary.risk_factors:
+            problems.append(f"risk_factors.{category}: unknown risk-factor category")
+        _one_of(problems, f"risk_factors.{category}", status, RISK_STATUSES)
 
     investigation_ids = {i.id for i in kb.investigations}
     for item_id, want in _mapping(problems, "workup", expected.get("workup", {})).items():
@@ -217,6 +225,10 @@ def mismatches(expected: Mapping[str, Any], actual: Assessment, kb: KnowledgeBas
         fragment = want.get("evidence_contains") if isinstance(want, Mapping) else None
         if fragment and not any(fragment in line for line in (found.evidence if found else [])):
             problems.append(f"causes.{category}.evidence: no line contains {fragment!r}")
+
+    risks = {r.category: r.status for r in actual.risk_factors}
+    for category, want in expected.get("risk_factors", {}).items():
+        check(f"risk_factors.{category}", want, risks.get(category, ABSENT))
 
     workup = {w.id: w for w in actual.workup}
     for item_id, want in expected.get("workup", {}).items():

@@ -23,6 +23,7 @@ from rplcare.engine.assessment import (
     PatientOut,
     Position,
     PrognosisOut,
+    RiskFactorOut,
     RiskOut,
     WorkupOut,
 )
@@ -230,7 +231,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
         )
         for gid, c in classifications.items()
     }
-    labels = kb.vocabulary.causes
+    labels = kb.vocabulary.labels
     unverified = sum(w.verification == Verification.UNVERIFIED.value for w in workup) + sum(
         c.verification == Verification.UNVERIFIED.value for c in care
     )
@@ -258,6 +259,15 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
                 evidence=list(c.evidence),
             )
             for c in findings.causes
+        ],
+        risk_factors=[
+            RiskFactorOut(
+                category=r.category,
+                label=labels[r.category],
+                status="present" if r.present else "absent",
+                evidence=list(r.evidence),
+            )
+            for r in findings.risk_factors
         ],
         causes_not_assessed=[
             NotAssessedOut(category=n.category, label=labels[n.category], reason=n.reason)

@@ -67,7 +67,8 @@ class WorkupOut(_Out):
     strength: str
     evidence_quality: str | None
     statement: str
-    status: Literal["to_do", "done", "repeat", "not_indicated"]
+    # optional: a `consider` test not yet done (offer it only after discussion; not an order)
+    status: Literal["to_do", "optional", "done", "repeat", "not_indicated"]
     due_date: date | None
     note: str | None
     citation: str
@@ -79,6 +80,15 @@ class CauseOut(_Out):
     category: str
     label: str
     status: Literal["confirmed", "possible", "excluded"]
+    evidence: list[str]
+
+
+class RiskFactorOut(_Out):
+    """A modifiable association (e.g. lifestyle): present or absent, never a cause."""
+
+    category: str
+    label: str
+    status: Literal["present", "absent"]
     evidence: list[str]
 
 
@@ -169,6 +179,7 @@ class Assessment(_Out):
     workup: list[WorkupOut]
     causes: list[CauseOut]
     causes_not_assessed: list[NotAssessedOut]
+    risk_factors: list[RiskFactorOut]
     care_plan: list[CareOut]
     prognosis: PrognosisOut
     disagreements: list[DisagreementOut]

@@ -25,6 +25,13 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class RiskFactor:
+    category: str
+    present: bool
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class NotAssessed:
     category: str
     reason: str
@@ -35,6 +42,7 @@ class Findings:
     """What interpretation learned: causes, plus facts and repeat dates the planners need."""
 
     causes: list[Cause] = field(default_factory=list)
+    risk_factors: list[RiskFactor] = field(default_factory=list)
     not_assessed: list[NotAssessed] = field(default_factory=list)
     facts: dict[str, bool | int | float | str | None] = field(default_factory=dict)
     repeat_due: dict[str, date] = field(default_factory=dict)  # test code -> earliest repeat date

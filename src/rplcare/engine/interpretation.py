@@ -14,6 +14,7 @@ from rplcare.domain.history import History
 from rplcare.engine.aps import interpret_aps
 from rplcare.engine.evidence import (
     Findings,
+    RiskFactor,
     Status,
     latest,
     results,
@@ -256,14 +257,13 @@ def _lifestyle(case: Case, kb: KnowledgeBase, f: Findings) -> None:
         f.facts[fact] = flagged
         if flagged:
             risks.append(f"{label}: {threshold_text(kb, basis)}" if basis else label)
+    # Modifiable associations, not causes: "present, advise", never "cause confirmed".
     if risks:
-        f.add("lifestyle_risk", Status.CONFIRMED, [*risks, statement(kb, "lifestyle.risk_factors")])
+        evidence = [*risks, statement(kb, "lifestyle.risk_factors")]
+        f.risk_factors.append(RiskFactor("lifestyle_risk", True, tuple(evidence)))
     else:
-        f.add(
-            "lifestyle_risk",
-            Status.EXCLUDED,
-            ["recorded lifestyle factors are within cited limits"],
-        )
+        within = ("recorded lifestyle factors are within cited limits",)
+        f.risk_factors.append(RiskFactor("lifestyle_risk", False, within))
 
 
 def _unexplained(case: Case, kb: KnowledgeBase, f: Findings) -> None:

@@ -58,6 +58,8 @@ def plan_workup(
             status = "done"
         elif recommendation is Recommendation.NOT_RECOMMENDED:
             status = "not_indicated"
+        elif recommendation is Recommendation.CONSIDER:
+            status = "optional"
         else:
             status = "to_do"
         out.append(WorkupEntry(item, recommendation, status, due, note))

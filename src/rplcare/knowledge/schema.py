@@ -211,7 +211,13 @@ class Vocabulary(_Frozen):
     tests: dict[str, TestCode]
     interventions: dict[str, str]
     causes: dict[str, str]
+    risk_factors: dict[str, str] = Field(default_factory=dict)
     limits: Limits
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Cause and risk-factor categories with their labels."""
+        return {**self.causes, **self.risk_factors}
 
 
 class KnowledgeFile(_Frozen):

@@ -42,15 +42,17 @@ RECOMMENDATION = {
 }
 STATUS = {
     "to_do": N_("Not done yet"),
+    "optional": N_("Optional: talk it over with your doctor"),
     "done": N_("Done"),
     "repeat": N_("Repeat needed"),
     "not_indicated": N_("Not needed for you now"),
 }
-STATUS_ORDER = ("repeat", "to_do", "done", "not_indicated")
+STATUS_ORDER = ("repeat", "to_do", "optional", "done", "not_indicated")
 CAUSE_STATUS = {
     "confirmed": N_("Found"),
     "possible": N_("Possible: needs more tests or your doctor's review"),
     "excluded": N_("Not found"),
+    "present": N_("Present: something you can change"),
 }
 RESULT = {
     "positive": N_("positive"),
@@ -712,6 +714,15 @@ def _your_results(
             (
                 Cell(w.label(w.content.causes, cause.category)),
                 Cell(_(CAUSE_STATUS[cause.status])),
+                w.explained(item) if item else Cell(""),
+            )
+        )
+    for risk in (r for r in a.risk_factors if r.status == "present"):
+        item = w.content.causes.get(risk.category)
+        rows_c.append(
+            (
+                Cell(w.label(w.content.causes, risk.category)),
+                Cell(_(CAUSE_STATUS["present"])),
                 w.explained(item) if item else Cell(""),
             )
         )

@@ -118,7 +118,7 @@ def cross_check(content: Content, kb: KnowledgeBase) -> list[str]:
     for name, have, want in (
         ("tests", content.tests, vocab.tests),
         ("interventions", content.interventions, vocab.interventions),
-        ("causes", content.causes, vocab.causes),
+        ("causes", content.causes, vocab.labels),
     ):
         for code in sorted(set(want) - set(have)):
             problems.append(f"leaflet content: {name}.{code} has no plain-language text")

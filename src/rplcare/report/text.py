@@ -12,7 +12,13 @@ from rich.text import Text
 from rplcare.engine.assessment import Assessment, RiskOut
 
 _REC_STYLE = {"recommended": "green", "consider": "yellow", "not_recommended": "red"}
-_STATUS_STYLE = {"to_do": "bold", "done": "dim", "repeat": "bold magenta", "not_indicated": "dim"}
+_STATUS_STYLE = {
+    "to_do": "bold",
+    "optional": "italic",
+    "done": "dim",
+    "repeat": "bold magenta",
+    "not_indicated": "dim",
+}
 _CAUSE_STYLE = {"confirmed": "bold red", "possible": "yellow", "excluded": "dim"}
 
 
@@ -64,6 +70,10 @@ def _causes(a: Assessment) -> Table:
     t.add_column("Evidence", ratio=1)
     for c in a.causes:
         t.add_row(c.label, Text(c.status, style=_CAUSE_STYLE[c.status]), "\n".join(c.evidence))
+    for r in a.risk_factors:
+        status = "risk factor present" if r.status == "present" else "no risk factor"
+        style = "yellow" if r.status == "present" else "dim"
+        t.add_row(r.label, Text(status, style=style), "\n".join(r.evidence))
     for n in a.causes_not_assessed:
         t.add_row(n.label, Text("not assessed", style="dim"), n.reason)
     return t
