@@ -23,9 +23,16 @@ TOPIC_SYSTEM = f"{CANONICAL}/CodeSystem/cds-card-topic"
 SOURCE_LABEL = "rplcare: guideline support for recurrent pregnancy loss"
 DAGGER = "†"
 UNVERIFIED_NOTE = (
-    f"{DAGGER} UNVERIFIED: recalled guideline content not confirmed in the primary source."
+    f"{DAGGER} UNVERIFIED: guideline content confirmed neither in the guideline's own text nor "
+    "in a named secondary source."
 )
-_SHORT = {"eshre-2022": "ESHRE", "rcog-2023": "RCOG", "asrm-2012": "ASRM"}
+_SHORT = {
+    "eshre-2022": "ESHRE",
+    "rcog-2023": "RCOG",
+    "asrm-2012": "ASRM",
+    "nvog": "NVOG",
+    "ngf-2024": "NGF",
+}
 
 
 def card_uuid(hook_instance: str, name: str) -> str:
@@ -69,7 +76,7 @@ def status_card(a: Assessment, hook_instance: str, base_url: str) -> Card:
         "|---|---|---|---|---|",
     ]
     for gid, d in a.definitions.items():
-        why = next((r for r in reversed(d.reasons) if r.startswith(("meets", "does not"))), "")
+        why = next((r for r in reversed(d.reasons) if r.startswith(("meets", "in scope", "does not"))), "")
         rows.append(
             f"| {gid}{unverified_mark(d.verification)} | {'yes' if d.meets else 'no'} | "
             f"{d.losses_counted} | {d.kind or '–'} | {why or d.evaluation} ({d.citation}) |"

@@ -76,6 +76,7 @@ def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
         strength=i.strength,
         evidence_quality=i.evidence_quality,
         statement=i.statement,
+        only_in_research=i.only_in_research,
         status=e.status,
         due_date=e.due_date,
         note=e.note,
@@ -96,6 +97,7 @@ def _care_out(kb: KnowledgeBase, e: CareEntry) -> CareOut:
         strength=i.strength,
         evidence_quality=i.evidence_quality,
         statement=i.statement,
+        only_in_research=i.only_in_research,
         note=i.note,
         citation=kb.cite(i.citation),
         citation_detail=_citation(kb, i.citation),
@@ -238,8 +240,8 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
     warnings = list(findings.warnings)
     if unverified:
         warnings.append(
-            f"{unverified} work-up or care-plan items are UNVERIFIED (recalled guideline content "
-            "not confirmed in the primary source): check them before acting."
+            f"{unverified} work-up or care-plan items are UNVERIFIED (confirmed neither in the "
+            "guideline's own text nor in a named secondary source): check them before acting."
         )
     return Assessment(
         schema_=ASSESSMENT_SCHEMA,

@@ -67,6 +67,7 @@ class WorkupOut(_Out):
     strength: str
     evidence_quality: str | None
     statement: str
+    only_in_research: bool
     # optional: a `consider` test not yet done (offer it only after discussion; not an order)
     status: Literal["to_do", "optional", "done", "repeat", "not_indicated"]
     due_date: date | None
@@ -107,6 +108,7 @@ class CareOut(_Out):
     strength: str
     evidence_quality: str | None
     statement: str
+    only_in_research: bool
     note: str | None
     citation: str
     citation_detail: CitationOut

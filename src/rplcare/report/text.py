@@ -56,6 +56,8 @@ def _workup(a: Assessment) -> list[Table]:
             source = Text(f"{w.citation} ")
             source.append_text(_verification(w.verification))
             position = Text(w.recommendation.replace("_", " "), style=_REC_STYLE[w.recommendation])
+            if w.only_in_research:
+                position.append(" (only in research)")
             if w.note:
                 position.append(f"\n{w.note}", style="italic")
             t.add_row(w.test_label, position, w.strength, status, source)
@@ -89,7 +91,11 @@ def _care(a: Assessment) -> Table:
         t.add_row(
             c.intervention_label,
             c.guideline,
-            Text(c.recommendation.replace("_", " "), style=_REC_STYLE[c.recommendation]),
+            Text(
+                c.recommendation.replace("_", " ")
+                + (" (only in research)" if c.only_in_research else ""),
+                style=_REC_STYLE[c.recommendation],
+            ),
             c.statement,
             source,
         )
