@@ -174,6 +174,47 @@ def knowledge_list(
     typer.echo(f"{shown} items")
 
 
+class StatsFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@knowledge_app.command("stats")
+def knowledge_stats_command(
+    fmt: Annotated[StatsFormat, typer.Option("--format", "-f")] = StatsFormat.text,
+) -> None:
+    """Count the items by verification tag, overall and per guideline."""
+    import json
+
+    from rich.table import Table
+
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.knowledge.stats import TAGS, knowledge_stats, stats_markdown
+
+    try:
+        stats = knowledge_stats(load_knowledge())
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if fmt is StatsFormat.json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    if fmt is StatsFormat.markdown:
+        typer.echo(stats_markdown(stats))
+        return
+    table = Table(title=f"rplcare knowledge base {stats['knowledge_version']}")
+    for col in ("Guideline", "Items", *TAGS):
+        table.add_column(col, justify="left" if col == "Guideline" else "right")
+    by_guideline = stats["by_guideline"]
+    assert isinstance(by_guideline, dict)
+    for gid, counts in by_guideline.items():
+        table.add_row(gid, str(sum(counts.values())), *(str(counts[t]) for t in TAGS))
+    overall = stats["by_verification"]
+    assert isinstance(overall, dict)
+    table.add_row("all", str(stats["items"]), *(str(overall[t]) for t in TAGS), style="bold")
+    _out().print(table)
+
+
 @knowledge_app.command("check")
 def knowledge_check() -> None:
     """Validate every knowledge file against its schema and cross-file invariants."""

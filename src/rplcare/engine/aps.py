@@ -109,7 +109,8 @@ def _laboratory(case: Case, kb: KnowledgeBase, f: Findings) -> _Lab:
             for t in positives:
                 f.repeat_due[t.code] = min(f.repeat_due.get(t.code, due), due)
             lab.evidence.append(
-                f"{name}: positive ({shown(positives[0])}); repeat on or after {due}"
+                f"{name}: positive ({'; '.join(map(shown, positives))}), not yet "
+                f"{gap.days // DAYS_PER_WEEK} weeks apart; repeat on or after {due}"
             )
     if lab.persistent or lab.pending:
         lab.evidence.append(threshold_text(kb, "aps.persistence_weeks"))

@@ -54,6 +54,9 @@ def plan_workup(
         due = findings.repeat_due.get(item.test)
         if due is not None:
             status = "repeat"
+            if due < case.as_of:
+                overdue = f"repeat overdue since {due}"
+                note = f"{overdue}. {note}" if note else overdue
         elif results(case, item.test):
             status = "done"
         elif recommendation is Recommendation.NOT_RECOMMENDED:
