@@ -32,8 +32,9 @@ from rplcare.leaflet.model import (
 )
 from rplcare.prognosis.current import WEEK_12
 
-# The three definitions the leaflet explains, in the order it shows them.
-DEFINITION_GUIDELINES = ("eshre-2022", "rcog-2023", "asrm-2012")
+# The definitions the leaflet explains side by side (international, then national), in the
+# order it shows them.
+DEFINITION_GUIDELINES = ("eshre-2022", "rcog-2023", "asrm-2012", "nvog", "ngf-2024")
 
 RECOMMENDATION = {
     "recommended": N_("advised"),
@@ -722,7 +723,7 @@ def _your_results(
         rows_c.append(
             (
                 Cell(w.label(w.content.causes, risk.category)),
-                Cell(_(CAUSE_STATUS["present"])),
+                Cell(_(CAUSE_STATUS[risk.status])),
                 w.explained(item) if item else Cell(""),
             )
         )
