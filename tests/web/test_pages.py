@@ -659,3 +659,35 @@ def test_patient_leaflet_in_each_format_and_language(app_client: TestClient) -> 
     assert "Unknown language" in bad.text
     missing = app_client.get("/patients/999999/leaflet")
     assert missing.status_code == 404
+
+
+def test_patient_page_says_what_a_newer_knowledge_version_changed(
+    app_client: TestClient, db_url: str
+) -> None:
+    """A snapshot made with an older knowledge version keeps its version; the page lists what
+    the current version changes in the advice."""
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    assert "knowledge base has changed" not in app_client.get(url).text
+    engine = make_engine(db_url)
+    with transaction(session_factory(engine)) as session:
+        couple = session.get(Couple, int(url.rsplit("/", 1)[1]))
+        assert couple is not None
+        record = couple.assessments[-1]
+        payload = dict(record.payload)
+        payload["knowledge_version"] = "2026.11.1"
+        payload["care_plan"] = [
+            *payload["care_plan"],
+            {"id": "nice-ng126.tx.progesterone-bleeding-await-scan", "recommendation": "recommended"},
+        ]
+        record.payload = payload
+        record.knowledge_version = "2026.11.1"
+    engine.dispose()
+    html = unescape(app_client.get(url).text)
+    assert "knowledge base has changed since an earlier assessment" in html
+    assert "knowledge version 2026.11.1" in html
+    assert "No longer shown: nice-ng126.tx.progesterone-bleeding-await-scan: recommended" in html
+    with transaction(session_factory(make_engine(db_url))) as session:
+        couple = session.get(Couple, int(url.rsplit("/", 1)[1]))
+        assert couple is not None
+        assert {r.knowledge_version for r in couple.assessments} >= {"2026.11.1"}

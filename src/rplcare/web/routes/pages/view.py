@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from rplcare.domain.case import Outcome
 from rplcare.engine.assess import assess
 from rplcare.engine.assessment import Assessment
+from rplcare.engine.compare import advice_changes
 from rplcare.errors import CaseValidationError
 from rplcare.knowledge.loader import load_knowledge
 from rplcare.web import charts
@@ -91,6 +92,11 @@ def _patient_context(session: Session, couple: Couple, user: User, *, save: bool
     today = date.today()
     assessment: Assessment | None = None
     problems: list[str] = []
+    # The newest snapshot made with an older knowledge version, to say what the update changed.
+    older = next(
+        (r for r in reversed(couple.assessments) if r.knowledge_version != load_knowledge().version),
+        None,
+    )
     try:
         if save:
             assessment = repo.assess_couple(session, couple, today, user.username)
@@ -116,6 +122,9 @@ def _patient_context(session: Session, couple: Couple, user: User, *, save: bool
             else None
         ),
     }
+    if assessment is not None and older is not None:
+        ctx["knowledge_update"] = advice_changes(older.payload, assessment)
+        ctx["knowledge_update_date"] = older.created_at.date()
     if assessment is not None:
         prog = assessment.prognosis
         nxt = prog.next_pregnancy
