@@ -23,7 +23,10 @@ def test_added_removed_changed_and_definitions_are_listed() -> None:
     changes = advice_changes(old, a)
     assert changes is not None and changes.any
     assert changes.previous_version == "2000.1.1"
-    assert f"{first['id']}: not recommended -> {first['recommendation'].replace('_', ' ')}" in changes.changed
+    assert (
+        f"{first['id']}: not recommended -> {first['recommendation'].replace('_', ' ')}"
+        in changes.changed
+    )
     assert f"{rest[0]['id']}: {rest[0]['recommendation'].replace('_', ' ')}" in changes.added
     assert "gone.tx.x: consider" in changes.removed
     assert "eshre-2022: not met -> met" in changes.definitions

@@ -125,7 +125,9 @@ def structure_problems(expected: Mapping[str, Any], kb: KnowledgeBase) -> list[s
             status = status.get("status")
         _one_of(problems, f"causes.{category}", status, CAUSE_STATUSES)
 
-    for category, status in _mapping(problems, "risk_factors", expected.get("risk_factors", {})).items():
+    for category, status in _mapping(
+        problems, "risk_factors", expected.get("risk_factors", {})
+    ).items():
         if category not in kb.vocabulary.risk_factors:
             problems.append(f"risk_factors.{category}: unknown risk-factor category")
         _one_of(problems, f"risk_factors.{category}", status, RISK_STATUSES)

@@ -86,6 +86,14 @@ def _fail(exc: RplcareError) -> typer.Exit:
 
 
 CaseArg = Annotated[Path, typer.Argument(help="Case file (rplcare.case/1, JSON or YAML)")]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Clinic profile: a YAML file or a shipped name (see `rplcare knowledge profiles`)",
+    ),
+]
 
 
 @app.command("assess")
@@ -95,18 +103,21 @@ def assess_command(
     guideline: Annotated[
         str | None, typer.Option("--guideline", "-g", help="Only this guideline's work-up and care")
     ] = None,
+    profile: ProfileOpt = None,
 ) -> None:
     """Classify, plan the work-up, interpret results and propose a cited care plan."""
     from rplcare.engine.assess import assess
     from rplcare.io import load_case
     from rplcare.knowledge.loader import load_knowledge
+    from rplcare.knowledge.profile import load_profile
     from rplcare.report.text import render
 
     try:
         kb = load_knowledge()
         if guideline is not None and guideline not in kb.guidelines:
             raise InputError(f"unknown guideline {guideline!r}; known: {', '.join(kb.guidelines)}")
-        assessment = assess(load_case(case_file, kb), kb, guideline)
+        chosen = load_profile(profile, kb) if profile else None
+        assessment = assess(load_case(case_file, kb), kb, guideline, chosen)
     except RplcareError as exc:
         raise _fail(exc) from None
     if format is Format.json:
@@ -213,6 +224,21 @@ def knowledge_stats_command(
     assert isinstance(overall, dict)
     table.add_row("all", str(stats["items"]), *(str(overall[t]) for t in TAGS), style="bold")
     _out().print(table)
+
+
+@knowledge_app.command("profiles")
+def knowledge_profiles() -> None:
+    """List the shipped clinic profiles (use a name or your own YAML file with --profile)."""
+    from rplcare.knowledge.loader import load_knowledge
+    from rplcare.knowledge.profile import load_profile, shipped_profiles
+
+    try:
+        kb = load_knowledge()
+        for name in shipped_profiles():
+            p = load_profile(name, kb)
+            typer.echo(f"{name}: {p.name} (primary {p.primary}; {', '.join(p.guidelines)})")
+    except RplcareError as exc:
+        raise _fail(exc) from None
 
 
 @knowledge_app.command("check")
@@ -400,6 +426,7 @@ def leaflet_command(
         str | None,
         typer.Option("--date", help="Date on a general leaflet (YYYY-MM-DD; default today)"),
     ] = None,
+    profile: ProfileOpt = None,
 ) -> None:
     """Write a patient leaflet in English, Dutch, Swedish or Chinese, as HTML or PDF."""
 
@@ -415,9 +442,11 @@ def leaflet_command(
         if case_file is not None:
             from rplcare.io import load_case
             from rplcare.knowledge.loader import load_knowledge
+            from rplcare.knowledge.profile import load_profile
 
             kb = load_knowledge()
-            leaflet = leaflet_for_case(load_case(case_file, kb), lang, kb)
+            chosen = load_profile(profile, kb) if profile else None
+            leaflet = leaflet_for_case(load_case(case_file, kb), lang, kb, chosen)
         else:
             leaflet = general_leaflet(lang, _day(as_of, "--date"))
         data = render(leaflet, "pdf" if format is LeafletFormat.pdf else "html")

@@ -678,7 +678,10 @@ def test_patient_page_says_what_a_newer_knowledge_version_changed(
         payload["knowledge_version"] = "2026.11.1"
         payload["care_plan"] = [
             *payload["care_plan"],
-            {"id": "nice-ng126.tx.progesterone-bleeding-await-scan", "recommendation": "recommended"},
+            {
+                "id": "nice-ng126.tx.progesterone-bleeding-await-scan",
+                "recommendation": "recommended",
+            },
         ]
         record.payload = payload
         record.knowledge_version = "2026.11.1"

@@ -76,7 +76,9 @@ def status_card(a: Assessment, hook_instance: str, base_url: str) -> Card:
         "|---|---|---|---|---|",
     ]
     for gid, d in a.definitions.items():
-        why = next((r for r in reversed(d.reasons) if r.startswith(("meets", "in scope", "does not"))), "")
+        why = next(
+            (r for r in reversed(d.reasons) if r.startswith(("meets", "in scope", "does not"))), ""
+        )
         rows.append(
             f"| {gid}{unverified_mark(d.verification)} | {'yes' if d.meets else 'no'} | "
             f"{d.losses_counted} | {d.kind or '–'} | {why or d.evaluation} ({d.citation}) |"

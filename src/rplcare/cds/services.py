@@ -23,6 +23,7 @@ from rplcare.fhir.exporter import export_bundle
 from rplcare.fhir.importer import import_resources
 from rplcare.fhir.terminology import load_terminology
 from rplcare.knowledge.loader import KnowledgeBase
+from rplcare.knowledge.profile import Profile
 from rplcare.prognosis.model import load_model
 
 PATIENT_VIEW = "rplcare-patient-view"
@@ -148,7 +149,12 @@ class Answer:
 
 
 def answer(
-    request: HookRequest, data: dict[str, Any], kb: KnowledgeBase, today: date, base_url: str
+    request: HookRequest,
+    data: dict[str, Any],
+    kb: KnowledgeBase,
+    today: date,
+    base_url: str,
+    profile: Profile | None = None,
 ) -> Answer:
     """Cards for one call, given the FHIR data (prefetched and fetched) keyed by template."""
     term = load_terminology()
@@ -170,7 +176,7 @@ def answer(
     except InputError as exc:
         # Unusable records (no birth date, implausible values) are not an error of the call.
         return Answer([], (str(exc),))
-    a = assess(imported.case, kb)
+    a = assess(imported.case, kb, profile=profile)
     if request.hook == "order-select":
         cards = order_cards(a, matches, request.hookInstance, base_url)
     else:

@@ -173,11 +173,21 @@ checked AS (
         (a birth or a termination starts a new run; other losses, ectopic and molar pregnancies
         do not)."""
         r = self.rules
+        consecutive = [g for g in r.definitions if g.consecutive_required]
         runs = "".join(
             f",\n  SUM(CASE WHEN kind IN {_in(g.counted_kinds)} THEN 1 ELSE 0 END) "
             f"OVER (PARTITION BY woman_id, run_id) AS {g.column}__run"
-            for g in r.definitions
-            if g.consecutive_required
+            for g in consecutive
+        )
+        longest = "".join(
+            f",\n  MAX({g.column}__run) OVER (PARTITION BY woman_id) AS {g.column}__longest"
+            for g in consecutive
+        )
+        # The first of the longest runs, as History.longest_run_of picks it.
+        first_longest = "".join(
+            f",\n  MIN(CASE WHEN {g.column}__run = {g.column}__longest THEN run_id END) "
+            f"OVER (PARTITION BY woman_id) AS {g.column}__best_run"
+            for g in consecutive
         )
         return f"""
 WITH k0 AS (
@@ -194,7 +204,9 @@ k1 AS (
     OVER (PARTITION BY woman_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     AS run_id
   FROM k0),
-k AS (SELECT *{runs} FROM k1)
+k2 AS (SELECT *{runs} FROM k1),
+k3 AS (SELECT *{longest} FROM k2),
+k AS (SELECT *{first_longest} FROM k3)
 SELECT *,
   CASE WHEN kind IS NOT NULL THEN 'L' WHEN outcome IN {_in(BIRTH)} THEN 'B' ELSE '' END AS code,
   MAX(CASE WHEN kind IS NULL AND outcome NOT IN {_in(NEITHER)} THEN pos END)
@@ -213,6 +225,8 @@ FROM k"""
             if g.consecutive_required
             else f"SUM(CASE WHEN kind IN {counted} THEN 1 ELSE 0 END)"
         )
+        if g.consecutive_required:
+            latest = f"({latest}) AND run_id = {g.column}__best_run"
         out = [
             f"{main} AS {g.column}__main",
             f"MAX(CASE WHEN {latest} THEN pos END) AS {g.column}__last",

@@ -17,11 +17,13 @@ from rplcare.engine.assessment import (
     CurvePoint,
     DefinitionOut,
     DisagreementOut,
+    EligibilityOut,
     HistoryOut,
     NextPregnancyOut,
     NotAssessedOut,
     PatientOut,
     Position,
+    ProfileOut,
     PrognosisOut,
     RiskFactorOut,
     RiskOut,
@@ -31,7 +33,9 @@ from rplcare.engine.definitions import Classification, Evaluation, classify
 from rplcare.engine.facts import base_facts, guideline_facts
 from rplcare.engine.interpretation import interpret
 from rplcare.engine.planning import CareEntry, WorkupEntry, plan_care, plan_workup
+from rplcare.engine.profile import evaluate_rule
 from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
+from rplcare.knowledge.profile import Profile
 from rplcare.knowledge.schema import Citation, Verification
 from rplcare.prognosis import predict
 from rplcare.prognosis.model import Estimate, load_parameters
@@ -195,16 +199,47 @@ def _prognosis(
     )
 
 
-def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = None) -> Assessment:
+def _profile_out(kb: KnowledgeBase, profile: Profile, case: Case, history: History) -> ProfileOut:
+    return ProfileOut(
+        id=profile.id,
+        name=profile.name,
+        primary=profile.primary,
+        guidelines=list(profile.guidelines),
+        clinic_name=profile.clinic.name,
+        clinic_contact=profile.clinic.contact,
+        eligibility=[
+            EligibilityOut(
+                id=r.rule.id,
+                description=r.rule.description,
+                met=r.met,
+                reasons=list(r.reasons),
+                citation=kb.cite(r.rule.citation),
+                verification=r.rule.verification.value,
+            )
+            for r in (evaluate_rule(rule, case, history) for rule in profile.eligibility)
+        ],
+    )
+
+
+def assess(
+    case: Case,
+    kb: KnowledgeBase | None = None,
+    guideline: str | None = None,
+    profile: Profile | None = None,
+) -> Assessment:
     """Assess a validated case. Pure: the only clock is `case.as_of`.
 
-    `guideline` restricts work-up and care plan to one guideline id (definitions still show all
-    three, side by side).
+    `guideline` restricts work-up and care plan to one guideline id (definitions still show
+    side by side). `profile` shows only the clinic's guidelines, in its order, and judges its
+    local eligibility rules; without one every guideline is shown.
     """
     kb = kb or load_knowledge()
     history = derive_history(case, kb.history)
+    shown = profile.guidelines if profile else list(kb.guidelines)
     classifications: dict[str, Classification] = {
-        gid: classify(history, rule, kb.history) for gid, rule in kb.definitions.items()
+        gid: classify(history, kb.definitions[gid], kb.history)
+        for gid in shown
+        if gid in kb.definitions
     }
     evaluated = any(c.evaluation is not Evaluation.NOT_INDICATED for c in classifications.values())
     findings = interpret(case, history, kb, evaluated)
@@ -212,8 +247,15 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
     facts_cache = {
         gid: guideline_facts(base, gid, classifications, history) for gid in kb.guidelines
     }
-    investigations = [i for i in kb.investigations if guideline in (None, i.guideline)]
-    treatments = [t for t in kb.treatments if guideline in (None, t.guideline)]
+    rank = {g: n for n, g in enumerate(shown)}
+    investigations = sorted(
+        (i for i in kb.investigations if guideline in (None, i.guideline) and i.guideline in rank),
+        key=lambda i: rank[i.guideline],
+    )
+    treatments = sorted(
+        (t for t in kb.treatments if guideline in (None, t.guideline) and t.guideline in rank),
+        key=lambda t: rank[t.guideline],
+    )
     workup = [
         _workup_out(kb, e)
         for e in plan_workup(investigations, case, findings, facts_cache.__getitem__)
@@ -280,5 +322,6 @@ def assess(case: Case, kb: KnowledgeBase | None = None, guideline: str | None = 
         disagreements=_disagreements(workup, care, kb),
         warnings=warnings,
         unverified_items=unverified,
+        profile=_profile_out(kb, profile, case, history) if profile else None,
         disclaimer=DISCLAIMER,
     )

@@ -169,6 +169,27 @@ class PatientOut(_Out):
     partner_age: int | None
 
 
+class EligibilityOut(_Out):
+    id: str
+    description: str
+    met: bool | None
+    reasons: list[str]
+    citation: str
+    verification: Literal["verified", "secondary", "unverified"]
+
+
+class ProfileOut(_Out):
+    """The clinic profile the assessment was made for: guidelines shown, in order."""
+
+    id: str
+    name: str
+    primary: str
+    guidelines: list[str]
+    clinic_name: str
+    clinic_contact: str | None
+    eligibility: list[EligibilityOut]
+
+
 class Assessment(_Out):
     schema_: Literal["rplcare.assessment/1"]
     case_id: str | None
@@ -187,6 +208,7 @@ class Assessment(_Out):
     disagreements: list[DisagreementOut]
     warnings: list[str]
     unverified_items: int
+    profile: ProfileOut | None = None
     disclaimer: str
 
     def to_json_dict(self) -> dict[str, object]:

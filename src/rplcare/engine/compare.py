@@ -56,7 +56,9 @@ def advice_changes(previous: Mapping[str, Any], current: Assessment) -> AdviceCh
         added=tuple(f"{i}: {new[i]}" for i in sorted(new.keys() - old.keys())),
         removed=tuple(f"{i}: {old[i]}" for i in sorted(old.keys() - new.keys())),
         changed=tuple(
-            f"{i}: {old[i]} -> {new[i]}" for i in sorted(old.keys() & new.keys()) if old[i] != new[i]
+            f"{i}: {old[i]} -> {new[i]}"
+            for i in sorted(old.keys() & new.keys())
+            if old[i] != new[i]
         ),
         definitions=definitions,
     )

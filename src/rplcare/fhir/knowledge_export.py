@@ -224,7 +224,8 @@ def _plan(kb: KnowledgeBase, gid: str, items: list[Item]) -> Resource:
         "publisher": PUBLISHER,
         "description": (
             f"rplcare's computable rendering of the positions of {guideline.name} "
-            f"({guideline.publisher}, {guideline.year or 'date not seen'}) in knowledge base {kb.version}: "
+            f"({guideline.publisher}, {guideline.year or 'date not seen'}) "
+            f"in knowledge base {kb.version}: "
             f"{len(investigations)} investigations and {len(treatments)} treatments, "
             f"{unverified} of them UNVERIFIED (marked in their descriptions). Statements are in "
             "rplcare's own words, not the guideline's. It supports, and does not replace, "

@@ -22,9 +22,7 @@ def knowledge_stats(kb: KnowledgeBase) -> dict[str, object]:
         "knowledge_version": kb.version,
         "items": len(items),
         "by_verification": {t: overall[t] for t in TAGS},
-        "by_guideline": {
-            g: {t: c[t] for t in TAGS} for g, c in per.items() if sum(c.values())
-        },
+        "by_guideline": {g: {t: c[t] for t in TAGS} for g, c in per.items() if sum(c.values())},
     }
 
 
@@ -47,7 +45,5 @@ def stats_markdown(stats: dict[str, object]) -> str:
         + " |"
     )
     lines.append("")
-    lines.append(
-        f"Knowledge base {stats['knowledge_version']}: {share:.1%} of items unverified."
-    )
+    lines.append(f"Knowledge base {stats['knowledge_version']}: {share:.1%} of items unverified.")
     return "\n".join(lines)

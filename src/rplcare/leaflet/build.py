@@ -141,9 +141,10 @@ class _Writer:
         return Para(text, self.sources.cite(item.refs), item.verification == "unverified")
 
     def explained(self, item: Explained) -> Cell:
-        return Cell(
-            self._(item.text), self.sources.cite(item.refs), item.verification == "unverified"
-        )
+        text = self._(item.text)
+        if item.params:
+            text = text % self.params(item)
+        return Cell(text, self.sources.cite(item.refs), item.verification == "unverified")
 
     def label(self, table: dict[str, Explained], code: str) -> str:
         item = table.get(code)

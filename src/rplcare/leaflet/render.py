@@ -12,6 +12,7 @@ from rplcare import __version__
 from rplcare.domain.case import Case
 from rplcare.errors import RplcareError
 from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
+from rplcare.knowledge.profile import Profile
 from rplcare.leaflet.build import ModelFigures, build_leaflet
 from rplcare.leaflet.charts import chart_svg
 from rplcare.leaflet.content import Content, load_content
@@ -44,12 +45,14 @@ def model_figures(content: Content, age: int | None) -> ModelFigures:
     )
 
 
-def leaflet_for_case(case: Case, lang: str, kb: KnowledgeBase | None = None) -> Leaflet:
+def leaflet_for_case(
+    case: Case, lang: str, kb: KnowledgeBase | None = None, profile: Profile | None = None
+) -> Leaflet:
     from rplcare.engine.assess import assess
 
     kb = kb or load_knowledge()
     content = load_content()
-    assessment = assess(case, kb)
+    assessment = assess(case, kb, profile=profile)
     results = [(t.code, t.date, t.result, t.value, t.unit) for t in case.tests]
     return build_leaflet(
         loc=localizer(lang),

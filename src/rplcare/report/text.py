@@ -134,6 +134,19 @@ def _prognosis(a: Assessment) -> Panel:
     return Panel("\n".join(lines), title=f"Prognosis ({p.model_version})")
 
 
+def _eligibility(a: Assessment) -> Table:
+    assert a.profile is not None
+    t = Table(title="Local eligibility rules (clinic profile)", show_lines=True, expand=True)
+    for col in ("Rule", "Met", "Why", "Source"):
+        t.add_column(col)
+    for r in a.profile.eligibility:
+        met = {True: "yes", False: "no", None: "cannot tell"}[r.met]
+        source = Text(f"{r.citation} ")
+        source.append_text(_verification(r.verification))
+        t.add_row(r.description, met, "\n".join(r.reasons), source)
+    return t
+
+
 def render(a: Assessment, console: Console) -> None:
     h = a.history
     head = Text(f"rplcare assessment  {a.case_id or ''}\n", style="bold")
@@ -144,8 +157,15 @@ def render(a: Assessment, console: Console) -> None:
         f"biochemical), {h.live_births} live births, {h.consecutive_losses} consecutive losses "
         f"up to now, {h.losses_since_last_birth} since the last birth"
     )
+    if a.profile is not None:
+        head.append(
+            f"\nclinic profile {a.profile.id}: {a.profile.clinic_name}; primary guideline "
+            f"{a.profile.primary}; shown: {', '.join(a.profile.guidelines)}"
+        )
     console.print(Panel(head))
     console.print(_definitions(a))
+    if a.profile is not None and a.profile.eligibility:
+        console.print(_eligibility(a))
     for table in _workup(a):
         console.print(table)
     console.print(_causes(a))

@@ -20,6 +20,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.knowledge.profile import load_profile
 from rplcare.web.cds_auth import TrustedClients
 from rplcare.web.db import make_engine, session_factory
 from rplcare.web.migrate import ensure_migrated
@@ -96,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.settings = settings
+    app.state.profile = (
+        load_profile(settings.profile, load_knowledge()) if settings.profile else None
+    )
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     templates = Jinja2Templates(directory=str(web_root() / "templates"))

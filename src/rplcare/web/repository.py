@@ -14,6 +14,7 @@ from rplcare.domain.validation import parse_case
 from rplcare.engine.assess import assess
 from rplcare.engine.assessment import Assessment
 from rplcare.knowledge.loader import load_knowledge
+from rplcare.knowledge.profile import Profile
 from rplcare.web.models import (
     AssessmentRecord,
     AuditEvent,
@@ -242,10 +243,16 @@ def delete_couple(session: Session, couple: Couple, username: str) -> None:
     session.delete(couple)
 
 
-def assess_couple(session: Session, couple: Couple, as_of: date, username: str) -> Assessment:
+def assess_couple(
+    session: Session,
+    couple: Couple,
+    as_of: date,
+    username: str,
+    profile: Profile | None = None,
+) -> Assessment:
     """Assess the stored couple now and save the snapshot with its versions."""
     case = validate(couple_to_case(couple, as_of), f"couple {couple.id}")
-    assessment = assess(case)
+    assessment = assess(case, profile=profile)
     payload = assessment.to_json_dict()
     last = couple.assessments[-1] if couple.assessments else None
     if last is not None and last.as_of == as_of and last.payload == payload:

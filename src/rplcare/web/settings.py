@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     cds_fetch_timeout_s: float = 5.0
     # The app's address as clinicians reach it (card links); default: the address called.
     public_url: str | None = None
+    # Clinic pathway profile (RPLCARE_PROFILE): a shipped name or a YAML file; none shows
+    # every guideline.
+    profile: str | None = None
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:

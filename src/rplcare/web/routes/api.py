@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from rplcare.engine.assess import assess
@@ -80,9 +80,9 @@ def _invalid(exc: CaseValidationError) -> HTTPException:
 
 
 @router.post("/assess", summary="Assess a case (rplcare.case/1 -> rplcare.assessment/1)")
-def assess_case(case: CaseBody) -> dict[str, Any]:
+def assess_case(case: CaseBody, request: Request) -> dict[str, Any]:
     try:
-        return assess(repo.validate(case)).to_json_dict()
+        return assess(repo.validate(case), profile=request.app.state.profile).to_json_dict()
     except CaseValidationError as exc:
         raise _invalid(exc) from None
 
@@ -165,9 +165,14 @@ def delete_patient(couple_id: int, session: SessionDep, user: UserDep) -> None:
 
 
 @router.post("/patients/{couple_id}/assessments", summary="Assess a stored couple today")
-def assess_patient(couple_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def assess_patient(
+    couple_id: int, request: Request, session: SessionDep, user: UserDep
+) -> dict[str, Any]:
     couple = _couple(session, couple_id, user.username)
+    profile = request.app.state.profile
     try:
-        return repo.assess_couple(session, couple, date.today(), user.username).to_json_dict()
+        return repo.assess_couple(
+            session, couple, date.today(), user.username, profile
+        ).to_json_dict()
     except CaseValidationError as exc:
         raise _invalid(exc) from None

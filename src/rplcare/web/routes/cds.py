@@ -113,7 +113,8 @@ async def call_service(
             return _error(412, str(exc))
     settings: Settings = request.app.state.settings
     base_url = (settings.public_url or str(request.base_url)).rstrip("/")
-    result = answer(call, data, load_knowledge(), date.today(), base_url)
+    profile = request.app.state.profile
+    result = answer(call, data, load_knowledge(), date.today(), base_url, profile)
     if result.warnings:
         # Counts only: the warnings name records, and logs must not hold patient data.
         log.info("%s %s: %d import notes", service_id, call.hookInstance, len(result.warnings))

@@ -222,7 +222,8 @@ def set_care(
     if not isinstance(couple, Couple):
         return couple
     try:
-        plan = assess(repo.validate(repo.couple_to_case(couple, date.today()))).care_plan
+        case = repo.validate(repo.couple_to_case(couple, date.today()))
+        plan = assess(case, profile=request.app.state.profile).care_plan
     except CaseValidationError:
         plan = []
     if item_id not in {c.id for c in plan}:

@@ -266,7 +266,8 @@ def patient_leaflet(
     except CaseValidationError as exc:
         return error_page(request, user, 422, "; ".join(exc.problems))
     repo.audit(session, user.username, "leaflet", "couple", couple.id, f"{lang} {format}")
-    return leaflet_response(leaflet_for_case(case, lang, kb), format, f"rplcare-{couple.id}")
+    leaflet = leaflet_for_case(case, lang, kb, request.app.state.profile)
+    return leaflet_response(leaflet, format, f"rplcare-{couple.id}")
 
 
 # --- delete ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from rplcare.engine.assessment import Assessment
 from rplcare.engine.compare import advice_changes
 from rplcare.errors import CaseValidationError
 from rplcare.knowledge.loader import load_knowledge
+from rplcare.knowledge.profile import Profile
 from rplcare.web import charts
 from rplcare.web import repository as repo
 from rplcare.web.models import Couple, User
@@ -88,20 +89,26 @@ def _grouped_workup(a: Assessment) -> list[dict[str, Any]]:
     return [{"key": k, "name": _guideline_name(k), "items": items} for k, items in groups.items()]
 
 
-def _patient_context(session: Session, couple: Couple, user: User, *, save: bool) -> dict[str, Any]:
+def _patient_context(
+    session: Session, couple: Couple, user: User, profile: Profile | None, *, save: bool
+) -> dict[str, Any]:
     today = date.today()
     assessment: Assessment | None = None
     problems: list[str] = []
     # The newest snapshot made with an older knowledge version, to say what the update changed.
     older = next(
-        (r for r in reversed(couple.assessments) if r.knowledge_version != load_knowledge().version),
+        (
+            r
+            for r in reversed(couple.assessments)
+            if r.knowledge_version != load_knowledge().version
+        ),
         None,
     )
     try:
         if save:
-            assessment = repo.assess_couple(session, couple, today, user.username)
+            assessment = repo.assess_couple(session, couple, today, user.username, profile)
         else:
-            assessment = assess(repo.validate(repo.couple_to_case(couple, today)))
+            assessment = assess(repo.validate(repo.couple_to_case(couple, today)), profile=profile)
     except CaseValidationError as exc:
         problems = exc.problems
     ctx: dict[str, Any] = {
@@ -165,7 +172,7 @@ def patient_page_response(
 ) -> HTMLResponse:
     """The patient page. Without `errors` the assessment is saved as a snapshot; with them it
     is only recomputed from the stored case, and the form's problems are shown."""
-    ctx = _patient_context(session, couple, user, save=errors is None)
+    ctx = _patient_context(session, couple, user, request.app.state.profile, save=errors is None)
     if errors is not None:
         ctx["errors"] = errors
     return render(request, user, "patients/detail.html", ctx, status)
