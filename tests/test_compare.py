@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rplcare.engine.assess import assess
 from rplcare.engine.compare import advice_changes
 from rplcare.io import load_case
@@ -14,12 +16,13 @@ def test_same_version_is_no_change() -> None:
 
 def test_added_removed_changed_and_definitions_are_listed() -> None:
     a = assess(load_case("examples/two-losses-young.json"))
-    old = a.to_json_dict()
+    old: dict[str, Any] = a.to_json_dict()
     old["knowledge_version"] = "2000.1.1"
-    first, *rest = old["workup"]  # type: ignore[misc]
+    workup: list[dict[str, Any]] = old["workup"]
+    first, rest = workup[0], workup[1:]
     old["workup"] = [{**first, "recommendation": "not_recommended"}, *rest[1:]]
-    old["care_plan"] = [*old["care_plan"], {"id": "gone.tx.x", "recommendation": "consider"}]  # type: ignore[misc]
-    old["definitions"] = {**old["definitions"], "eshre-2022": {"meets": False}}  # type: ignore[dict-item]
+    old["care_plan"] = [*old["care_plan"], {"id": "gone.tx.x", "recommendation": "consider"}]
+    old["definitions"] = {**old["definitions"], "eshre-2022": {"meets": False}}
     changes = advice_changes(old, a)
     assert changes is not None and changes.any
     assert changes.previous_version == "2000.1.1"

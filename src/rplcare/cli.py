@@ -666,8 +666,13 @@ def serve(
         typer.echo("demo data loaded" if seeded else "demo data already present")
         for username, password, role in DEMO_USERS:
             typer.echo(f"  {role:9s} login: {username} / {password}")
+    try:
+        app = create_app(settings)
+    except RplcareError as exc:
+        raise _fail(exc) from None
+    if app.state.profile is not None:
+        typer.echo(f"clinic profile: {app.state.profile.id} ({app.state.profile.name})")
     typer.echo(f"rplcare is running at http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
-    app = create_app(settings)
     warm_and_freeze()
     # No access log: URLs of the public risk page carry the visitor's answers.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

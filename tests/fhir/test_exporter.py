@@ -79,7 +79,8 @@ def advised_now(a: Assessment) -> dict[str, list[str]]:
     """Test -> item ids advising it now, computed here independently of the exporter."""
     out: dict[str, list[str]] = {}
     for w in a.workup:
-        if w.recommendation != "not_recommended" and w.status not in ("done", "not_indicated"):
+        # Optional tests (to consider) are discussed, not ordered: no draft ServiceRequest.
+        if w.recommendation != "not_recommended" and w.status in ("to_do", "repeat"):
             out.setdefault(w.test, []).append(w.id)
     return out
 

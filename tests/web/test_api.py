@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from rplcare.errors import InputError
 from rplcare.web.app import create_app
 from rplcare.web.db import make_engine
 from rplcare.web.migrate import DatabaseNotMigrated
@@ -177,3 +178,24 @@ def test_production_settings_refuse_unsafe_defaults() -> None:
         Settings(environment="production", secret_key="short", secure_cookies=True)
     with pytest.raises(ValidationError, match="SECURE_COOKIES"):
         Settings(environment="production", secret_key="s" * 40, secure_cookies=False)
+
+
+def test_clinic_profile_from_the_environment_shapes_every_assessment(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RPLCARE_PROFILE: the API and the stored-couple assessments show the clinic's guidelines
+    in its order; an unknown profile stops the app at start with a clear message."""
+    monkeypatch.setenv("RPLCARE_PROFILE", "norway-ngf")
+    settings = Settings(database_url=database_url, environment="test", secret_key="k" * 40)
+    app = create_app(settings)
+    with TestClient(app) as c:
+        r = c.post("/api/v1/assess", json=example("two-losses-young"))
+        assert r.status_code == 200
+        body = r.json()
+        assert list(body["definitions"]) == ["ngf-2024", "eshre-2022"]
+        assert body["profile"]["primary"] == "ngf-2024"
+        assert {w["guideline"] for w in body["workup"]} <= set(body["profile"]["guidelines"])
+    app.state.engine.dispose()
+    monkeypatch.setenv("RPLCARE_PROFILE", "atlantis")
+    with pytest.raises(InputError, match="no such profile"):
+        create_app(Settings(database_url=database_url, environment="test", secret_key="k" * 40))

@@ -694,3 +694,18 @@ def test_patient_page_says_what_a_newer_knowledge_version_changed(
         couple = session.get(Couple, int(url.rsplit("/", 1)[1]))
         assert couple is not None
         assert {r.knowledge_version for r in couple.assessments} >= {"2026.11.1"}
+
+
+def test_patient_page_shows_the_clinic_profile(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RPLCARE_PROFILE", "sweden-regional")
+    app = create_app(Settings(database_url=db_url, environment="test", secret_key="k" * 40))
+    with TestClient(app) as client:
+        csrf = login(client, "doc")
+        url = new_couple(client, csrf)
+        html = unescape(client.get(url).text)
+        assert "Clinic profile: Sweden: ESHRE with regional eligibility" in html
+        assert "Publicly funded work-up" in html
+        assert html.index("eshre-2022") < html.index("ngf-2024")
+    app.state.engine.dispose()

@@ -29,6 +29,10 @@ class Clinic(_Strict):
     contact: str | None = None  # one line for leaflets: phone, address or web page
 
 
+def _clinical_kinds() -> list[LossKindName]:
+    return ["clinical_first_trimester", "second_trimester"]
+
+
 class EligibilityRule(_Strict):
     """A local rule for who enters the clinic's work-up (published practice, cited)."""
 
@@ -36,9 +40,7 @@ class EligibilityRule(_Strict):
     description: str
     min_losses: int = Field(ge=1)
     consecutive: bool = False
-    counted_kinds: list[LossKindName] = Field(
-        default_factory=lambda: ["clinical_first_trimester", "second_trimester"]
-    )
+    counted_kinds: list[LossKindName] = Field(default_factory=_clinical_kinds)
     loss_weeks_from: float | None = None  # a loss counts from this gestation (inclusive) ...
     loss_weeks_before: float | None = None  # ... and before this one
     woman_age_below: int | None = None

@@ -38,7 +38,9 @@ def stats_markdown(stats: dict[str, object]) -> str:
     for gid, counts in by_guideline.items():
         total = sum(counts.values())
         lines.append(f"| {gid} | {total} | " + " | ".join(str(counts[t]) for t in TAGS) + " |")
-    share = overall["unverified"] / stats["items"] if stats["items"] else 0.0  # type: ignore[operator]
+    items = stats["items"]
+    assert isinstance(items, int)
+    share = overall["unverified"] / items if items else 0.0
     lines.append(
         f"| **all** | **{stats['items']}** | "
         + " | ".join(f"**{overall[t]}**" for t in TAGS)

@@ -34,7 +34,6 @@ from rplcare.prognosis.current import WEEK_12
 
 # The definitions the leaflet explains side by side (international, then national), in the
 # order it shows them.
-DEFINITION_GUIDELINES = ("eshre-2022", "rcog-2023", "asrm-2012", "nvog", "ngf-2024")
 
 RECOMMENDATION = {
     "recommended": N_("advised"),
@@ -190,6 +189,13 @@ def build_leaflet(
     sections += [_general_section(w, s, figures) for s in content.general]
     personal = assessment is not None
     labels = _labels(w, personal)
+    profile = assessment.profile if assessment is not None else None
+    if profile is not None:
+        labels["clinic"] = _("Your clinic: %(clinic)s") % {"clinic": profile.clinic_name}
+        if profile.clinic_contact:
+            labels["clinic"] += ". " + _("Contact: %(contact)s") % {
+                "contact": profile.clinic_contact
+            }
     return Leaflet(
         lang=loc.lang,
         html_lang=loc.html_lang,
@@ -436,10 +442,8 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
         ),
     ]
     rows = []
-    for gid in DEFINITION_GUIDELINES:
-        d = a.definitions.get(gid)
-        if d is None:
-            continue
+    # In the assessment's order: the clinic profile's, primary guideline first.
+    for gid, d in a.definitions.items():
         definition = w.kb.definitions.get(gid)
         needed = definition.min_losses if definition else 0
         counted = loc.ngettext("%(n)s loss counts", "%(n)s losses count", d.losses_counted) % {
@@ -708,6 +712,7 @@ def _your_results(
         )
     else:
         blocks.append(Para(_("Your clinic has not entered any test results yet.")))
+    present = [r for r in a.risk_factors if r.status == "present"]
     shown = [c for c in a.causes if c.status != "excluded"]
     rows_c = []
     for cause in shown:
@@ -719,21 +724,31 @@ def _your_results(
                 w.explained(item) if item else Cell(""),
             )
         )
-    for risk in (r for r in a.risk_factors if r.status == "present"):
-        item = w.content.causes.get(risk.category)
-        rows_c.append(
-            (
-                Cell(w.label(w.content.causes, risk.category)),
-                Cell(_(CAUSE_STATUS[risk.status])),
-                w.explained(item) if item else Cell(""),
-            )
-        )
     if rows_c:
         blocks.append(
             Table(
                 caption=_("What your results may mean"),
                 headers=(_("Possible cause"), _("Finding"), _("What it means")),
                 rows=tuple(rows_c),
+            )
+        )
+    # Risk factors are not causes: their own table, headed as something you can change.
+    rows_r = []
+    for risk in present:
+        item = w.content.causes.get(risk.category)
+        rows_r.append(
+            (
+                Cell(w.label(w.content.causes, risk.category)),
+                Cell(_(CAUSE_STATUS[risk.status])),
+                w.explained(item) if item else Cell(""),
+            )
+        )
+    if rows_r:
+        blocks.append(
+            Table(
+                caption=_("Risk factors you can change"),
+                headers=(_("Risk factor"), _("Finding"), _("What it means")),
+                rows=tuple(rows_r),
             )
         )
     excluded = [c for c in a.causes if c.status == "excluded"]

@@ -82,6 +82,8 @@ def web_root() -> Path:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # A bad RPLCARE_PROFILE stops the start with its message, before anything is opened.
+    profile = load_profile(settings.profile, load_knowledge()) if settings.profile else None
     engine = make_engine(settings.database_url)
     try:
         ensure_migrated(engine)  # refuse to start on an unmigrated database
@@ -98,9 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.settings = settings
-    app.state.profile = (
-        load_profile(settings.profile, load_knowledge()) if settings.profile else None
-    )
+    app.state.profile = profile
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     templates = Jinja2Templates(directory=str(web_root() / "templates"))
