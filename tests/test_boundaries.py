@@ -104,7 +104,8 @@ def test_laboratory_flag_wins_over_default_tsh_limit() -> None:
 )
 def test_lifestyle_thresholds(field: str, value: float, flagged: bool) -> None:
     a = run(pregnancies=losses(2), lifestyle={field: value})
-    assert (cause(a, "lifestyle_risk") == "confirmed") is flagged
+    risk = next(r.status for r in a.risk_factors if r.category == "lifestyle_risk")
+    assert (risk == "present") is flagged
     advice = {
         "bmi": "eshre-2022.tx.weight-management",
         "alcohol_units_per_week": "eshre-2022.tx.alcohol-reduction",

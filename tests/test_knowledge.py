@@ -195,7 +195,7 @@ REQUIRED_ROWS = [
     ("asrm-2012", "intervention", "supportive_care"),
     ("asrm-2012", "intervention", "genetic_counselling"),
     ("asrm-2012", "intervention", "preimplantation_genetic_testing"),
-    ("asrm-2016-septum", "intervention", "hysteroscopic_septum_resection"),
+    ("asrm-2024-septum", "intervention", "hysteroscopic_septum_resection"),
     ("asrm-2015-thyroid", "intervention", "levothyroxine"),
     # NICE 4
     ("nice-ng126", "intervention", "vaginal_progesterone"),
@@ -230,7 +230,10 @@ def test_verification_tags_match_the_reference_sheets() -> None:
     assert by_id["eshre-2022.inv.nk-cells"].verification.value == "verified"
     assert by_id["eshre-2022.inv.nk-cells"].strength == "Strong"
     assert by_id["eshre-2022.inv.nk-cells"].evidence_quality == "⊕○○○"
-    assert by_id["eshre-2022.inv.lupus-anticoagulant"].verification.value == "unverified"
+    # 2026.12.1: a guideline-comparison review states the position (group statement)
+    assert by_id["eshre-2022.inv.lupus-anticoagulant"].verification.value == "secondary"
+    assert by_id["eshre-2022.inv.anti-b2gpi-igg"].verification.value == "unverified"
+    assert by_id["eshre-2022.tx.aps-aspirin-2-losses"].only_in_research
     assert by_id["eshre-2022.tx.aps-aspirin-3-losses"].strength == "Conditional"
     assert by_id["eshre-2022.tx.aps-aspirin-2-losses"].recommendation.value == "not_recommended"
     assert by_id["rcog-2023.tx.aps-heparin"].verification.value == "secondary"

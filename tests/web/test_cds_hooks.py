@@ -259,9 +259,8 @@ def test_patient_view_with_prefetch_gives_three_cited_cards(cds: TestClient) -> 
             "detail", "supports, and does not replace"
         )
     status, workup, risk = cards
-    assert (
-        status["summary"] == "Recurrent pregnancy loss (2 losses): ESHRE yes · RCOG no · ASRM yes"
-    )
+    verdicts = "ESHRE yes · RCOG no · ASRM yes · NVOG yes · NGF yes"
+    assert status["summary"] == f"Recurrent pregnancy loss (2 losses): {verdicts}"
     assert "| eshre-2022" in status["detail"] and "| rcog-2023" in status["detail"]
     assert workup["selectionBehavior"] == "any"
     ordered = {

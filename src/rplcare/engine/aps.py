@@ -195,8 +195,12 @@ def _clinical(
             )
         else:
             events += run
+            untested = [n.category for n in f.not_assessed if n.category in rule.causes]
+            caveat = (
+                f"; not yet excluded because not tested: {', '.join(untested)}" if untested else ""
+            )
             evidence.append(
-                f"clinical criterion (c) met: {counted} "
+                f"clinical criterion (c) met: {counted}{caveat} "
                 f"{threshold_text(kb, 'aps.consecutive_early_losses')}"
             )
     elif not fetal:
