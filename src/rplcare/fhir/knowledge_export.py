@@ -251,6 +251,11 @@ def _definition_action(kb: KnowledgeBase, d: DefinitionRule) -> dict[str, Any]:
         rule.append(
             f"From {d.discretion_min_losses} {either}, evaluation is at the clinician's discretion."
         )
+    if d.evaluation_min_losses is not None:
+        rule.append(
+            f"Routine evaluation from {d.evaluation_min_losses} counted losses; below that, at "
+            "the clinician's discretion."
+        )
     if d.not_counted_reasons:
         rule.append(f"Not counted: {'; '.join(d.not_counted_reasons.values())}.")
     rule.append(f"Source: {kb.cite(d.citation)}; verification: {d.verification}.")
