@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from rplcare.prognosis.current import WEEK_12, WEEK_20
 from rplcare.prognosis.data import Setting
+from rplcare.prognosis.model import Estimate, load_parameters
 from rplcare.prognosis.predict import current_pregnancy, history_string, next_pregnancy
 
 ages = st.floats(min_value=16, max_value=49, allow_nan=False)
@@ -16,16 +17,21 @@ settings_: st.SearchStrategy[Setting] = st.sampled_from(["population", "clinic"]
 bmis = st.one_of(st.none(), st.floats(min_value=15, max_value=50, allow_nan=False))
 
 
-def _valid(e: object) -> None:
-    from rplcare.prognosis.model import Estimate
+def num(e: Estimate) -> float:
+    """The estimate, which must exist inside the model's data."""
+    assert e.estimate is not None, e.reason
+    return e.estimate
 
+
+def _valid(e: object) -> None:
     assert isinstance(e, Estimate)
+    assert e.estimate is not None and e.interval and e.confidence_interval, e.reason
     assert 0.0 <= e.interval[0] <= e.confidence_interval[0] <= e.estimate
     assert e.estimate <= e.confidence_interval[1] <= e.interval[1] <= 1.0
 
 
 @settings(max_examples=150, deadline=None)
-@given(ages, st.integers(0, 7), st.integers(0, 3), settings_, bmis, st.booleans(), st.booleans())
+@given(ages, st.integers(0, 3), st.integers(0, 3), settings_, bmis, st.booleans(), st.booleans())
 def test_risk_rises_with_each_loss(
     age: float,
     losses: int,
@@ -41,37 +47,37 @@ def test_risk_rises_with_each_loss(
     after = next_pregnancy(
         age, history_string(losses + 1, births), setting, bmi=bmi, smoker=smoker, pcos=pcos
     )
-    assert after.miscarriage_risk.estimate > before.miscarriage_risk.estimate
-    assert after.live_birth_chance.estimate < before.live_birth_chance.estimate
+    assert num(after.miscarriage_risk) > num(before.miscarriage_risk)
+    assert num(after.live_birth_chance) < num(before.live_birth_chance)
     for e in (before.miscarriage_risk, before.live_birth_chance, after.miscarriage_risk):
         _valid(e)
-    total = before.miscarriage_risk.estimate + before.live_birth_chance.estimate
+    total = num(before.miscarriage_risk) + num(before.live_birth_chance)
     assert total <= 1.0 + 1e-9
 
 
 @settings(max_examples=100, deadline=None)
-@given(ages, st.integers(0, 5), st.integers(35, 160), st.booleans())
+@given(ages, st.integers(0, 3), st.integers(35, 160), st.booleans())
 def test_current_risk_falls_with_gestation(
     age: float, losses: int, day: int, heartbeat: bool
 ) -> None:
     now = current_pregnancy(day, heartbeat, losses, age)
     later = current_pregnancy(day + 7, heartbeat, losses, age)
-    assert later.loss_to_20_weeks.estimate <= now.loss_to_20_weeks.estimate
-    assert now.loss_to_12_weeks.estimate <= now.loss_to_20_weeks.estimate
+    assert num(later.loss_to_20_weeks) <= num(now.loss_to_20_weeks)
+    assert num(now.loss_to_12_weeks) <= num(now.loss_to_20_weeks)
     if day >= WEEK_20:
-        assert now.loss_to_20_weeks.estimate == 0.0
+        assert num(now.loss_to_20_weeks) == 0.0
     if day >= WEEK_12:
-        assert now.loss_to_12_weeks.estimate == 0.0
+        assert num(now.loss_to_12_weeks) == 0.0
     if day < WEEK_12:
         _valid(now.loss_to_12_weeks)
 
 
 @settings(max_examples=100, deadline=None)
-@given(ages, st.integers(0, 5), st.integers(35, 130))
+@given(ages, st.integers(0, 2), st.integers(35, 130))
 def test_heartbeat_is_reassuring_and_losses_are_not(age: float, losses: int, day: int) -> None:
-    seen = current_pregnancy(day, True, losses, age).loss_to_20_weeks.estimate
-    unseen = current_pregnancy(day, False, losses, age).loss_to_20_weeks.estimate
-    more = current_pregnancy(day, True, losses + 1, age).loss_to_20_weeks.estimate
+    seen = num(current_pregnancy(day, True, losses, age).loss_to_20_weeks)
+    unseen = num(current_pregnancy(day, False, losses, age).loss_to_20_weeks)
+    more = num(current_pregnancy(day, True, losses + 1, age).loss_to_20_weeks)
     assert seen < unseen
     assert more > seen
 
@@ -85,11 +91,46 @@ def test_curve_is_daily_and_decreasing() -> None:
 
 
 def test_clinic_is_lower_than_registry_for_the_same_history() -> None:
-    pop = next_pregnancy(33, "LLL", "population").miscarriage_risk.estimate
-    clinic = next_pregnancy(33, "LLL", "clinic").miscarriage_risk.estimate
+    pop = num(next_pregnancy(33, "LLL", "population").miscarriage_risk)
+    clinic = num(next_pregnancy(33, "LLL", "clinic").miscarriage_risk)
     assert clinic < pop
 
 
 def test_age_curve_is_j_shaped() -> None:
-    risk = {a: next_pregnancy(a, "", "population").miscarriage_risk.estimate for a in (18, 27, 45)}
+    risk = {a: num(next_pregnancy(a, "", "population").miscarriage_risk) for a in (18, 27, 45)}
     assert risk[27] < risk[18] < risk[45]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(min_value=10, max_value=70, allow_nan=False),
+    st.integers(0, 12),
+    st.integers(0, 315),
+    st.booleans(),
+)
+def test_outside_the_data_there_is_no_number_only_a_reason(
+    age: float, losses: int, day: int, heartbeat: bool
+) -> None:
+    """One mechanism: every estimate outside the fitted data's range is null with a reason
+    naming the range; inside it there is always a number."""
+    params = load_parameters()
+    nxt_domain = params["next_pregnancy"]["domain"]
+    cur_domain = params["current_pregnancy"]["domain"]
+    nxt = next_pregnancy(age, history_string(losses, 0), "population")
+    inside = nxt_domain["ages"][0] <= age <= nxt_domain["ages"][1]
+    inside = inside and losses <= nxt_domain["losses"][1]
+    for e in (nxt.miscarriage_risk, nxt.live_birth_chance):
+        assert (e.estimate is not None) is inside
+        if not inside:
+            assert e.reason and "the model's data cover" in e.reason
+            assert e.as_dict()["out_of_range"] is True and e.as_dict()["interval"] is None
+    cur = current_pregnancy(day, heartbeat, losses, age)
+    first, last = cur_domain["gestational_days"]
+    inside_cur = (
+        cur_domain["ages"][0] <= age <= cur_domain["ages"][1]
+        and losses <= cur_domain["losses"][1]
+        and first <= day <= last
+    )
+    assert (cur.loss_to_20_weeks.estimate is not None) is inside_cur
+    if not inside_cur:
+        assert cur.curve == [] and "the model's data cover" in (cur.loss_to_20_weeks.reason or "")

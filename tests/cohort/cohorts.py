@@ -101,6 +101,11 @@ def write(cases: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def _end(interval: list[float] | None, i: int) -> float | None:
+    """One end of an interval; None outside the model's data."""
+    return interval[i] if interval is not None else None
+
+
 def expected(case: dict[str, Any], kb: KnowledgeBase) -> dict[str, Any]:
     """What `rplcare assess` says about this woman, named as the cohort's columns."""
     a = assess(parse_case(case, kb), kb)
@@ -115,13 +120,14 @@ def expected(case: dict[str, Any], kb: KnowledgeBase) -> dict[str, Any]:
         )},
         "setting": nxt.setting,
         "risk": nxt.miscarriage_risk.estimate,
-        "risk_ci_low": nxt.miscarriage_risk.confidence_interval[0],
-        "risk_ci_high": nxt.miscarriage_risk.confidence_interval[1],
-        "risk_interval_low": nxt.miscarriage_risk.interval[0],
-        "risk_interval_high": nxt.miscarriage_risk.interval[1],
+        "risk_ci_low": _end(nxt.miscarriage_risk.confidence_interval, 0),
+        "risk_ci_high": _end(nxt.miscarriage_risk.confidence_interval, 1),
+        "risk_interval_low": _end(nxt.miscarriage_risk.interval, 0),
+        "risk_interval_high": _end(nxt.miscarriage_risk.interval, 1),
         "live_birth": nxt.live_birth_chance.estimate,
-        "live_birth_interval_low": nxt.live_birth_chance.interval[0],
-        "live_birth_interval_high": nxt.live_birth_chance.interval[1],
+        "live_birth_interval_low": _end(nxt.live_birth_chance.interval, 0),
+        "live_birth_interval_high": _end(nxt.live_birth_chance.interval, 1),
+        "risk_out_of_range_reason": nxt.miscarriage_risk.reason,
     }  # fmt: skip
     for gid, d in a.definitions.items():
         col = gid.replace("-", "_")

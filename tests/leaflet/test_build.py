@@ -81,6 +81,7 @@ def test_risk_figures_are_the_assessments_in_the_locales_format(lang: str) -> No
     kb = load_knowledge()
     case = load_case(REPO / "examples" / "aps-three-losses.json", kb)
     risk = assess(case, kb).prognosis.next_pregnancy.miscarriage_risk
+    assert risk.estimate is not None and risk.interval is not None
     loc = localizer(lang)
     first = section(build("aps-three-losses", lang), "your_chances").blocks[0]
     assert isinstance(first, Para)

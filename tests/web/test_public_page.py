@@ -158,11 +158,11 @@ def test_current_pregnancy_section_and_curve(client: TestClient) -> None:
     assert "Show the curve as a table" in html
 
 
-def test_pregnancy_beyond_the_curve_says_so(client: TestClient) -> None:
+def test_pregnancy_beyond_the_data_says_so(client: TestClient) -> None:
+    """Past the gestations the current-pregnancy data cover there is no number, only why."""
     r = client.get("/risk", params={**VALID, "gestational_days": "200", "heartbeat": "1"})
     assert r.status_code == 200
-    assert "outside the range of the chart" in text_of(svgs(r.text)[-1], "desc")
-    assert "outside the weeks this chart covers" in r.text
+    assert "not estimated: the model&#39;s data cover gestations" in r.text
 
 
 @pytest.mark.parametrize(
@@ -222,10 +222,11 @@ def test_unknown_parameters_alone_show_the_form(client: TestClient) -> None:
     assert 'role="alert"' not in r.text
 
 
-def test_saturated_model_output_still_renders(client: TestClient) -> None:
+def test_inputs_past_the_data_render_without_numbers(client: TestClient) -> None:
     r = client.get("/risk", params={"age": "70", "losses": "30", "gestational_days": "40"})
     assert r.status_code == 200
-    assert "100.0%" in r.text
+    assert "not estimated: the model&#39;s data cover ages" in r.text
+    assert "100.0%" not in r.text
     for chart in svgs(r.text):
         assert text_of(chart, "desc")
 
@@ -290,8 +291,17 @@ def test_in_range_queries_show_quick_risk_numbers(
         return
     assert r.status_code == 200, r.text
     result = expected(**query)
-    assert pct(result["next_pregnancy"]["miscarriage_risk"]["estimate"]) in r.text
-    assert len(svgs(r.text)) == (2 if days is None else 5)
+    nxt = result["next_pregnancy"]["miscarriage_risk"]
+    cur = result["current_pregnancy"]
+    if nxt["estimate"] is None:
+        assert "not estimated" in r.text
+    else:
+        assert pct(nxt["estimate"]) in r.text
+    # One bar chart per estimate given, plus the curve when the pregnancy is in range.
+    charts = 2 if nxt["estimate"] is not None else 0
+    if cur is not None and cur["loss_risk_to_12_weeks"]["estimate"] is not None:
+        charts += 3
+    assert len(svgs(r.text)) == charts
 
 
 # --- the charts ------------------------------------------------------------------------------

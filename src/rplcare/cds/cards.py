@@ -139,22 +139,22 @@ def workup_card(
                  selectionBehavior="any" if suggestions else None)  # fmt: skip
 
 
-def risk_card(a: Assessment, hook_instance: str, base_url: str, oldest_age: int) -> Card:
+def risk_card(a: Assessment, hook_instance: str, base_url: str) -> Card:
     nxt = a.prognosis.next_pregnancy
-    if a.patient.age > oldest_age:
-        # Beyond the fitted data the age curve only extrapolates: no number is shown.
+    risk = nxt.miscarriage_risk
+    live = nxt.live_birth_chance.estimate
+    if risk.estimate is None or risk.interval is None or live is None:
+        # Outside the model's data the prognosis module gives no number, only the reason.
         return Card(
             uuid=card_uuid(hook_instance, "rpl-risk"),
-            summary=f"Next-pregnancy risk not estimated: age {a.patient.age} is beyond the "
-            f"model's data (up to {oldest_age})",
+            summary=fit_summary(f"Next-pregnancy risk not estimated: {risk.reason}"),
             indicator="info",
             source=source(base_url, "rpl-risk", "Risk in the next pregnancy"),
         )
-    risk = nxt.miscarriage_risk
     lo, hi = risk.interval
     summary = (
         f"Next pregnancy: miscarriage risk {pct(risk.estimate)} "
-        f"(interval {pct(lo)}–{pct(hi)}), live birth {pct(nxt.live_birth_chance.estimate)}"
+        f"(interval {pct(lo)}–{pct(hi)}), live birth {pct(live)}"
     )
     detail = [
         f"Estimated by the rplcare prognosis model {a.prognosis.model_version} "
@@ -228,7 +228,6 @@ def patient_view_cards(
     hook_instance: str,
     base_url: str,
     orders: dict[str, dict[str, Any]],
-    oldest_age: int,
 ) -> list[Card]:
     if not applies(a):
         return []
@@ -236,5 +235,5 @@ def patient_view_cards(
     workup = workup_card(a, hook_instance, base_url, orders)
     if workup is not None:
         cards.append(workup)
-    cards.append(risk_card(a, hook_instance, base_url, oldest_age))
+    cards.append(risk_card(a, hook_instance, base_url))
     return cards

@@ -24,7 +24,6 @@ from rplcare.fhir.importer import import_resources
 from rplcare.fhir.terminology import load_terminology
 from rplcare.knowledge.loader import KnowledgeBase
 from rplcare.knowledge.profile import Profile
-from rplcare.prognosis.model import load_model
 
 PATIENT_VIEW = "rplcare-patient-view"
 ORDER_SELECT = "rplcare-order-select"
@@ -53,13 +52,6 @@ def prefetch_templates() -> dict[str, str]:
         "procedures": "Procedure?patient={{context.patientId}}&code=" + codes("snomed", snomed),
         "observations": "Observation?patient={{context.patientId}}&code=" + codes("loinc", loinc),
     }
-
-
-@cache
-def oldest_data_age() -> int:
-    """The oldest age in the prognosis model's age-banded data (its upper band's end)."""
-    bands = load_model().context["other_losses_by_age"]
-    return int(max(band["ages"][1] for band in bands))
 
 
 @cache
@@ -181,7 +173,7 @@ def answer(
         cards = order_cards(a, matches, request.hookInstance, base_url)
     else:
         orders = _draft_orders(a, imported.case, kb)
-        cards = patient_view_cards(a, request.hookInstance, base_url, orders, oldest_data_age())
+        cards = patient_view_cards(a, request.hookInstance, base_url, orders)
     return Answer(cards, imported.warnings)
 
 

@@ -31,6 +31,7 @@ RISK_SCHEMA = {
     "live_birth": "DOUBLE",
     "live_birth_interval_low": "DOUBLE",
     "live_birth_interval_high": "DOUBLE",
+    "risk_out_of_range_reason": "STRING",
 }
 Step = Callable[[str], None]
 
@@ -76,17 +77,20 @@ def risk_rows(keys: Rows) -> Rows:
     out = []
     for k in keys:
         risk, live = estimates(k["age"], k["history"], k["setting"], model=model)
+        ci, pi, live_pi = risk.confidence_interval, risk.interval, live.interval
+        # Outside the model's data every estimate column is null and the reason is stated.
         out.append(
             {
                 **k,
                 "risk": risk.estimate,
-                "risk_ci_low": risk.confidence_interval[0],
-                "risk_ci_high": risk.confidence_interval[1],
-                "risk_interval_low": risk.interval[0],
-                "risk_interval_high": risk.interval[1],
+                "risk_ci_low": ci[0] if ci else None,
+                "risk_ci_high": ci[1] if ci else None,
+                "risk_interval_low": pi[0] if pi else None,
+                "risk_interval_high": pi[1] if pi else None,
                 "live_birth": live.estimate,
-                "live_birth_interval_low": live.interval[0],
-                "live_birth_interval_high": live.interval[1],
+                "live_birth_interval_low": live_pi[0] if live_pi else None,
+                "live_birth_interval_high": live_pi[1] if live_pi else None,
+                "risk_out_of_range_reason": risk.reason,
             }
         )
     return out
@@ -174,7 +178,7 @@ def output_columns(rules: CohortRules) -> list[str]:
         "stillbirths", "ectopic", "molar", "terminations", "consecutive_losses",
         "losses_since_last_birth", *per_definition, "setting", "history", "risk", "risk_ci_low",
         "risk_ci_high", "risk_interval_low", "risk_interval_high", "live_birth",
-        "live_birth_interval_low", "live_birth_interval_high",
+        "live_birth_interval_low", "live_birth_interval_high", "risk_out_of_range_reason",
     ]  # fmt: skip
 
 

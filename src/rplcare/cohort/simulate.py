@@ -32,7 +32,6 @@ import numpy as np
 from rplcare.knowledge.loader import load_knowledge
 from rplcare.prognosis.data import load_published_data
 from rplcare.prognosis.model import load_model
-from rplcare.prognosis.predict import estimates
 
 DAYS_PER_YEAR = 365.25
 _L, _B = 1, 2  # history digits (base 3), oldest first
@@ -105,7 +104,11 @@ def simulate(
         for j, key in enumerate(distinct.tolist()):
             k = (key // 10**12, key % 10**12)
             if k not in cache:
-                cache[k] = estimates(k[0], _decode(k[1]), "population", model=model)[0].estimate
+                # The simulator needs a risk for every pregnancy, so it draws from the model's
+                # equation even past the data's range (where `assess` gives no estimate).
+                value = model.predict(k[0], _decode(k[1]), "population").estimate
+                assert value is not None  # predict() itself always returns a number
+                cache[k] = value
             risks[j] = cache[k]
         loss = rng.random(idx.size) < risks[inverse]
         weeks = np.where(

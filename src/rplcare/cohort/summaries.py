@@ -103,6 +103,8 @@ def calibration(engine: Engine, q: Queries) -> tuple[Rows, Rows]:
     by_prior: dict[str, list[float]] = {}
     for k in keys:
         risk, _ = estimates(k["age"], k["prior"], "population", model=model)
+        if risk.estimate is None:
+            continue  # outside the model's data: no expected count
         n, observed = int(k["n"]), int(k["observed"])
         prior_losses = k["prior"].count("L")
         for table, key in (

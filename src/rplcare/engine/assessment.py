@@ -128,9 +128,14 @@ class DisagreementOut(_Out):
 
 
 class RiskOut(_Out):
-    estimate: float
-    interval: list[float]
-    confidence_interval: list[float]
+    """A probability with its intervals; outside the model's data all three are null,
+    `out_of_range` is true and `reason` names the range the data cover."""
+
+    estimate: float | None
+    interval: list[float] | None
+    confidence_interval: list[float] | None
+    out_of_range: bool = False
+    reason: str | None = None
 
 
 class NextPregnancyOut(_Out):

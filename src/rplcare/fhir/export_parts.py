@@ -133,6 +133,9 @@ def _prediction(
     x: Export, outcome: str, text: str, risk: RiskOut
 ) -> tuple[dict[str, Any], list[str]]:
     concept, code_notes = x.coded(x.term.diagnosis.get(outcome, []), text)
+    if risk.estimate is None or risk.interval is None or risk.confidence_interval is None:
+        # Outside the model's data: the outcome without a probability, and the reason.
+        return {"outcome": concept, "rationale": f"Not estimated: {risk.reason}"}, code_notes
     lo, hi = risk.interval
     clo, chi = risk.confidence_interval
     method = x.assessment.prognosis.interval_method

@@ -488,8 +488,20 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
     return blocks
 
 
-def _risk_text(loc: Localizer, est: float, low: float, high: float) -> dict[str, str]:
-    return {"estimate": loc.percent(est), "low": loc.percent(low), "high": loc.percent(high)}
+OUTSIDE_DATA = N_(
+    "The studies behind our estimates do not include women in your situation (for example "
+    "your age or number of losses), so we give no figure here. Your doctor can tell you more."
+)
+
+
+def _risk_text(
+    loc: Localizer, est: float | None, low: float | None, high: float | None
+) -> dict[str, str]:
+    return {
+        "estimate": loc.percent(est or 0.0),
+        "low": loc.percent(low or 0.0),
+        "high": loc.percent(high or 0.0),
+    }
 
 
 def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
@@ -499,13 +511,21 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
     risk = nxt.miscarriage_risk
     live = nxt.live_birth_chance
     model_refs = w.sources.cite(["rplcare-model"])
+    if (
+        risk.estimate is None
+        or risk.interval is None
+        or live.estimate is None
+        or live.interval is None
+    ):
+        # Outside the data the model was fitted to: no figure, no chart.
+        return [Para(_(OUTSIDE_DATA), model_refs)]
     blocks: list[Block] = [
         Para(
             _(
                 "We estimate the chance of a miscarriage in your next pregnancy at %(estimate)s. "
                 "The true figure probably lies between %(low)s and %(high)s."
             )
-            % _risk_text(loc, risk.estimate, risk.interval[0], risk.interval[1]),
+            % _risk_text(loc, risk.estimate, *risk.interval),
             model_refs,
         ),
         Para(
@@ -513,7 +533,7 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
                 "The chance that your next pregnancy ends with a baby born alive is about "
                 "%(estimate)s (between %(low)s and %(high)s)."
             )
-            % _risk_text(loc, live.estimate, live.interval[0], live.interval[1]),
+            % _risk_text(loc, live.estimate, *live.interval),
             model_refs,
         ),
         Para(
@@ -550,7 +570,11 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
         )
     )
     cur = a.prognosis.current_pregnancy
-    if cur is not None:
+    if cur is not None and (
+        cur.loss_risk_to_20_weeks.estimate is None or cur.loss_risk_to_12_weeks.estimate is None
+    ):
+        blocks.append(Para(_(OUTSIDE_DATA), model_refs))
+    elif cur is not None:
         weeks, days = divmod(cur.gestational_age_days, 7)
         r12 = cur.loss_risk_to_12_weeks
         r20 = cur.loss_risk_to_20_weeks
@@ -564,7 +588,7 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
                     "The chance of losing this pregnancy before 12 weeks is about %(estimate)s "
                     "(between %(low)s and %(high)s)."
                 )
-                % _risk_text(loc, r12.estimate, r12.interval[0], r12.interval[1])
+                % _risk_text(loc, r12.estimate, *(r12.interval or (0.0, 0.0)))
             )
         parts.append(
             _(
@@ -572,7 +596,7 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
                 "and %(high)s). The chart shows how this chance falls each week the pregnancy "
                 "goes on."
             )
-            % _risk_text(loc, r20.estimate, r20.interval[0], r20.interval[1])
+            % _risk_text(loc, r20.estimate, *(r20.interval or (0.0, 0.0)))
         )
         if cur.heartbeat_seen:
             parts.append(_("A heartbeat has been seen, which is reassuring."))

@@ -32,16 +32,19 @@ def model_figures(content: Content, age: int | None) -> ModelFigures:
 
     model = load_model()
 
-    def risk(at: float, losses: int) -> tuple[float, float, float]:
+    def risk(at: float, losses: int) -> tuple[float, float, float] | None:
         e = next_pregnancy(at, history_string(losses, 0), "population", model=model)
         m = e.miscarriage_risk
+        if m.estimate is None or m.interval is None:
+            return None  # outside the model's data
         return (m.estimate, m.interval[0], m.interval[1])
 
     spec = content.charts.risk_by_losses
+    by_losses = [risk(spec.example_age, k) for k in range(spec.max_losses + 1)]
     return ModelFigures(
         model_version=model.version,
         population_same_age=risk(age, 0) if age is not None else None,
-        by_losses=tuple(risk(spec.example_age, k) for k in range(spec.max_losses + 1)),
+        by_losses=tuple(r for r in by_losses if r is not None),
     )
 
 

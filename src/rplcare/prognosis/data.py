@@ -68,6 +68,36 @@ class PublishedData:
         return bands[-1].other
 
 
+def _loss_counts(spec: dict[str, Any]) -> list[int]:
+    counts = [int(spec[k]) for k in ("k", "k_ref", "j", "i", "losses") if k in spec]
+    if "shares" in spec:  # lifetime shares for 0, 1, 2, ... losses (the last one open-ended)
+        counts.append(len(spec["shares"]) - 1)
+    return counts
+
+
+def next_pregnancy_domain(data: PublishedData) -> dict[str, Any]:
+    """The range of the data the next-pregnancy model was fitted to: ages (age bands and
+    stated cohort ages) and previous losses (the largest count any figure describes)."""
+    ages: list[float] = []
+    losses: list[int] = [0]
+    for o in data.observations:
+        for band in o.spec.get("bands", []):
+            ages += [float(band["ages"][0]), float(band["ages"][1])]
+        if "age" in o.spec:
+            ages.append(float(o.spec["age"]))
+        losses += _loss_counts(o.spec)
+    return {"ages": [min(ages), max(ages)], "losses": [0, max(losses)]}
+
+
+def current_pregnancy_domain(raw: dict[str, Any], ages: list[float]) -> dict[str, Any]:
+    """Gestational days and previous losses covered by the current-pregnancy figures; ages
+    are the next-pregnancy model's (its age curve is shared)."""
+    obs = raw["observations"]
+    days = [int(o["from_day"]) for o in obs] + [int(o["to_day"]) for o in obs]
+    losses = [int(o.get("losses", 0)) for o in obs]
+    return {"gestational_days": [min(days), max(days)], "losses": [0, max(losses)], "ages": ages}
+
+
 def prediction_context(data: PublishedData) -> dict[str, Any]:
     """What prediction needs besides fitted parameters; stored in parameters.json so that
     prediction reads one small JSON file (fast start-up for `rplcare risk`)."""

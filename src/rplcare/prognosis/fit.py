@@ -24,7 +24,9 @@ from rplcare.prognosis.data import (
     Observation,
     PublishedData,
     Setting,
+    current_pregnancy_domain,
     load_published_data,
+    next_pregnancy_domain,
     prediction_context,
 )
 from rplcare.prognosis.frailty import Array
@@ -349,11 +351,15 @@ def fit_all() -> dict[str, Any]:
     raw = yaml.safe_load(
         resources.files("rplcare.prognosis").joinpath("sources.yaml").read_text("utf-8")
     )
+    domain = next_pregnancy_domain(data)
     return {
         "schema": "rplcare.prognosis-parameters/1",
         "data_sha256": sha256(data.raw_text.encode()).hexdigest(),
-        "next_pregnancy": fit(data),
-        "current_pregnancy": fit_current(raw["current_pregnancy"]),
+        "next_pregnancy": {**fit(data), "domain": domain},
+        "current_pregnancy": {
+            **fit_current(raw["current_pregnancy"]),
+            "domain": current_pregnancy_domain(raw["current_pregnancy"], domain["ages"]),
+        },
         "context": prediction_context(data),
     }
 

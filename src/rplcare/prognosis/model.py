@@ -81,21 +81,75 @@ def risk(theta: Array, age: float, history: str, setting: Setting, shift: float 
 
 @dataclass(frozen=True)
 class Estimate:
-    estimate: float
-    confidence_interval: tuple[float, float]
-    interval: tuple[float, float]
+    """A probability with its intervals, or (outside the model's data) no number at all:
+    `estimate` and both intervals are None and `reason` names the range the data cover."""
+
+    estimate: float | None
+    confidence_interval: tuple[float, float] | None
+    interval: tuple[float, float] | None
+    reason: str | None = None
+
+    @classmethod
+    def outside(cls, reason: str) -> Estimate:
+        return cls(None, None, None, reason)
+
+    @property
+    def out_of_range(self) -> bool:
+        return self.estimate is None
 
     def complement(self) -> Estimate:
+        if self.estimate is None or self.confidence_interval is None or self.interval is None:
+            return self
         lo, hi = self.confidence_interval
         plo, phi = self.interval
         return Estimate(1.0 - self.estimate, (1.0 - hi, 1.0 - lo), (1.0 - phi, 1.0 - plo))
 
+    def scaled(self, factor: float) -> Estimate:
+        """Every number times `factor` (e.g. the share of pregnancies not lost otherwise)."""
+        if self.estimate is None or self.confidence_interval is None or self.interval is None:
+            return self
+        lo, hi = self.confidence_interval
+        plo, phi = self.interval
+        return Estimate(
+            self.estimate * factor, (lo * factor, hi * factor), (plo * factor, phi * factor)
+        )
+
     def as_dict(self, digits: int = 4) -> dict[str, Any]:
+        if self.estimate is None or self.confidence_interval is None or self.interval is None:
+            return {
+                "estimate": None,
+                "interval": None,
+                "confidence_interval": None,
+                "out_of_range": True,
+                "reason": self.reason,
+            }
         return {
             "estimate": round(self.estimate, digits),
             "interval": [round(x, digits) for x in self.interval],
             "confidence_interval": [round(x, digits) for x in self.confidence_interval],
+            "out_of_range": False,
+            "reason": None,
         }
+
+
+def outside_domain(
+    domain: dict[str, Any], *, age: float, losses: int, day: int | None = None
+) -> str | None:
+    """Why an input lies outside the data a model was fitted to, or None inside it."""
+    lo, hi = domain["ages"]
+    if not lo <= age <= hi:
+        return f"the model's data cover ages {lo:g}-{hi:g}"
+    top = domain["losses"][1]
+    if losses > top:
+        return f"the model's data cover up to {top} previous losses"
+    if day is not None and "gestational_days" in domain:
+        first, last = domain["gestational_days"]
+        if not first <= day <= last:
+            return (
+                f"the model's data cover gestations from {first // 7} weeks {first % 7} days "
+                f"to {last // 7} weeks {last % 7} days"
+            )
+    return None
 
 
 @dataclass(frozen=True)

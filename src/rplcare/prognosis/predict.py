@@ -9,7 +9,13 @@ import numpy as np
 from rplcare.prognosis.data import Setting
 
 __all__ = ["Setting", "current_pregnancy", "next_pregnancy"]
-from rplcare.prognosis.model import Estimate, FittedModel, load_model
+from rplcare.prognosis.model import (
+    Estimate,
+    FittedModel,
+    load_model,
+    load_parameters,
+    outside_domain,
+)
 
 INTERVAL_METHOD = (
     "confidence_interval: delta method on the logit scale with the maximum-likelihood "
@@ -54,16 +60,14 @@ def estimates(
     """Miscarriage risk and live-birth chance of the next pregnancy, without the drivers
     (cohort mode computes these for every distinct age and history)."""
     model = model or load_model()
+    # Outside the data the model was fitted to there is no number, only the reason.
+    reason = outside_domain(model.info["domain"], age=age, losses=history.count("L"))
+    if reason is not None:
+        return Estimate.outside(reason), Estimate.outside(reason)
     risk = model.predict(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos)
     # No miscarriage, and then no ectopic pregnancy or stillbirth (applied as a proportion so
     # that the chance never goes negative and falls whenever the miscarriage risk rises).
-    lb = risk.complement()
-    keep = 1.0 - model.other_loss_risk(age)
-    live = Estimate(
-        lb.estimate * keep,
-        (lb.confidence_interval[0] * keep, lb.confidence_interval[1] * keep),
-        (lb.interval[0] * keep, lb.interval[1] * keep),
-    )
+    live = risk.complement().scaled(1.0 - model.other_loss_risk(age))
     return risk, live
 
 
@@ -79,6 +83,8 @@ def next_pregnancy(
 ) -> NextPregnancy:
     model = model or load_model()
     risk, live = estimates(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos, model=model)
+    if risk.reason is not None:
+        return NextPregnancy(setting, risk, live, (f"no estimate: {risk.reason}",))
     other = model.other_loss_risk(age)
     return NextPregnancy(
         setting,
@@ -99,7 +105,7 @@ def _drivers(
     pcos: bool,
     other: float,
 ) -> list[str]:
-    base = model.predict(age, "", "population").estimate
+    base = model.predict(age, "", "population").estimate or 0.0
     out = [
         f"age {age:g}: {_pct(base)} for a pregnancy at this age with no earlier pregnancies "
         "(registry data)"
@@ -107,7 +113,7 @@ def _drivers(
     recent = len(history) - len(history.rstrip("L"))
     births = history.count("B")
     if history:
-        with_history = model.predict(age, history, "population").estimate
+        with_history = model.predict(age, history, "population").estimate or 0.0
         parts = []
         if recent:
             parts.append(f"{recent} loss{'es' if recent != 1 else ''} since the last birth")
@@ -127,7 +133,7 @@ def _drivers(
             f"tendency to miscarry; {renewal})"
         )
     if setting == "clinic":
-        clinic = model.predict(age, history, "clinic").estimate
+        clinic = model.predict(age, history, "clinic").estimate or 0.0
         out.append(
             f"RPL-clinic setting: {_pct(clinic)}; couples seen in RPL clinics after a work-up "
             "miscarry less than registry figures for the same history suggest"
@@ -140,7 +146,7 @@ def _drivers(
     if pcos:
         effects.append("PCOS")
     if effects:
-        out.append(f"{', '.join(effects)}: {_pct(final.estimate)} after the cited effects")
+        out.append(f"{', '.join(effects)}: {_pct(final.estimate or 0.0)} after the cited effects")
     out.append(
         f"live-birth chance also allows for ectopic pregnancy and stillbirth ({_pct(other)} of "
         "pregnancies at this age, Nybo Andersen 2000)"
@@ -163,6 +169,11 @@ def current_pregnancy(
 
     model = load_current_model()
     seen = bool(heartbeat)
+    domain = load_parameters()["current_pregnancy"]["domain"]
+    reason = outside_domain(domain, age=age, losses=previous_losses, day=day)
+    if reason is not None:
+        none = Estimate.outside(reason)
+        return CurrentPregnancy(none, none, [], (f"no estimate: {reason}",))
     to12 = model.predict(day, WEEK_12, seen, previous_losses, age)
     to20 = model.predict(day, WEEK_20, seen, previous_losses, age)
     weeks, days = divmod(day, 7)

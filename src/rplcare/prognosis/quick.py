@@ -9,7 +9,7 @@ from rich.table import Table
 
 from rplcare.errors import InputError
 from rplcare.prognosis.data import Setting
-from rplcare.prognosis.model import Estimate, load_parameters
+from rplcare.prognosis.model import load_parameters
 from rplcare.prognosis.predict import (
     INTERVAL_METHOD,
     current_pregnancy,
@@ -109,13 +109,15 @@ def quick_risk(
 
 
 def _row(table: Table, label: str, e: dict[str, Any]) -> None:
+    if e["estimate"] is None:
+        table.add_row(label, f"not estimated: {e['reason']}", "", "")
+        return
     ci, pi = e["confidence_interval"], e["interval"]
-    est = Estimate(e["estimate"], (ci[0], ci[1]), (pi[0], pi[1]))
     table.add_row(
         label,
-        f"{100 * est.estimate:.1f}%",
-        f"{100 * est.interval[0]:.1f}-{100 * est.interval[1]:.1f}%",
-        f"{100 * est.confidence_interval[0]:.1f}-{100 * est.confidence_interval[1]:.1f}%",
+        f"{100 * e['estimate']:.1f}%",
+        f"{100 * pi[0]:.1f}-{100 * pi[1]:.1f}%",
+        f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}%",
     )
 
 

@@ -103,6 +103,8 @@ def _care(a: Assessment) -> Table:
 
 
 def _pct(e: RiskOut) -> str:
+    if e.estimate is None or e.interval is None or e.confidence_interval is None:
+        return f"not estimated: {e.reason}"
     lo, hi = e.interval
     clo, chi = e.confidence_interval
     return (

@@ -198,6 +198,11 @@ def _input_error_field(exc: InputError) -> str | None:
 
 
 def _estimate_view(key: str, label: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    if data["estimate"] is None:
+        # Outside the model's data: the reason instead of a number, no chart.
+        reason = _("not estimated") + f": {data['reason']}"
+        return {"key": key, "label": label, "estimate": reason, "low": "–", "high": "–",
+                "ci_low": "–", "ci_high": "–", "chart": None, "out_of_range": True}  # fmt: skip
     low, high = data["interval"]
     ci_low, ci_high = data["confidence_interval"]
     return {

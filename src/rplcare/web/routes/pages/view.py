@@ -138,17 +138,21 @@ def _patient_context(
         cur = prog.current_pregnancy
         ctx["workup_groups"] = _grouped_workup(assessment)
         ctx["definition_names"] = {k: _guideline_name(k) for k in assessment.definitions}
-        ctx["risk_chart"] = _chart(
-            charts.risk_bar_svg,
-            nxt.miscarriage_risk.estimate,
-            nxt.miscarriage_risk.interval,
-            _("Miscarriage in the next pregnancy"),
+        m, lb = nxt.miscarriage_risk, nxt.live_birth_chance
+        # No chart outside the model's data (no number there, only the reason).
+        ctx["risk_chart"] = (
+            _chart(
+                charts.risk_bar_svg, m.estimate, m.interval, _("Miscarriage in the next pregnancy")
+            )
+            if m.estimate is not None
+            else None
         )
-        ctx["live_birth_chart"] = _chart(
-            charts.risk_bar_svg,
-            nxt.live_birth_chance.estimate,
-            nxt.live_birth_chance.interval,
-            _("Live birth in the next pregnancy"),
+        ctx["live_birth_chart"] = (
+            _chart(
+                charts.risk_bar_svg, lb.estimate, lb.interval, _("Live birth in the next pregnancy")
+            )
+            if lb.estimate is not None
+            else None
         )
         ctx["curve_chart"] = (
             _chart(
