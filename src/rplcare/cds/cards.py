@@ -163,6 +163,11 @@ def risk_card(a: Assessment, hook_instance: str, base_url: str) -> Card:
         "",
         "What moved the estimate: " + ("; ".join(nxt.drivers) or "nothing beyond age"),
         "",
+        *(
+            ["**Not taken into account:** " + "; ".join(nxt.not_covered) + ".", ""]
+            if nxt.not_covered
+            else []
+        ),
         "Limits: " + " ".join(a.prognosis.limits),
         *_footer(a),
     ]

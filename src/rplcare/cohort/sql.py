@@ -208,7 +208,7 @@ k2 AS (SELECT *{runs} FROM k1),
 k3 AS (SELECT *{longest} FROM k2),
 k AS (SELECT *{first_longest} FROM k3)
 SELECT *,
-  CASE WHEN kind IS NOT NULL THEN 'L' WHEN outcome IN {_in(BIRTH)} THEN 'B' ELSE '' END AS code,
+  CASE WHEN kind IS NOT NULL THEN 'L' WHEN outcome = 'live_birth' THEN 'B' ELSE '' END AS code,
   MAX(CASE WHEN kind IS NULL AND outcome NOT IN {_in(NEITHER)} THEN pos END)
     OVER (PARTITION BY woman_id) AS last_break,
   MAX(CASE WHEN outcome IN {_in(BIRTH)} THEN pos END) OVER (PARTITION BY woman_id) AS last_birth,

@@ -30,6 +30,7 @@ from rplcare.engine.assessment import (
     WorkupOut,
 )
 from rplcare.engine.definitions import Classification, Evaluation, classify
+from rplcare.engine.evidence import Findings, Status
 from rplcare.engine.facts import base_facts, guideline_facts
 from rplcare.engine.interpretation import interpret
 from rplcare.engine.planning import CareEntry, WorkupEntry, plan_care, plan_workup
@@ -138,18 +139,58 @@ def _risk(e: Estimate) -> RiskOut:
 
 
 def history_sequence(history: History) -> str:
-    """Losses (L) and births (B) oldest first; other outcomes carry no miscarriage information."""
+    """Losses (L) and live births (B) oldest first; other outcomes carry no miscarriage
+    information in the model. A stillbirth is not a birth that renews the risk: it is passed
+    over, and `not_covered` says the model does not cover it."""
     out = ""
     for e in history.events:
         if e.loss_kind is not None:
             out += "L"
-        elif e.is_birth:
+        elif e.pregnancy.outcome is Outcome.LIVE_BIRTH:
             out += "B"
     return out
 
 
+#: Causes whose confirmation the model cannot reflect (it is fitted to couples without a
+#: known cause, and includes no treatment effect).
+_CAUSES_NOT_MODELLED = (
+    "antiphospholipid_syndrome",
+    "overt_hypothyroidism",
+    "subclinical_hypothyroidism",
+    "congenital_uterine_anomaly",
+    "acquired_uterine_lesion",
+    "parental_chromosomal_rearrangement",
+    "hyperprolactinaemia",
+    "diabetes",
+)
+
+
+def not_covered(history: History, findings: Findings, kb: KnowledgeBase) -> list[str]:
+    """What the next-pregnancy figure does not take into account for this couple."""
+    out = [
+        f"{kb.vocabulary.causes[c.category]} is confirmed: the model is fitted to couples "
+        "without a known cause and includes no effect of its treatment"
+        for c in findings.causes
+        if c.category in _CAUSES_NOT_MODELLED and c.status is Status.CONFIRMED
+    ]
+    if history.losses_second_trimester:
+        out.append(
+            "a second-trimester loss: the model is fitted to first-trimester miscarriage and does "
+            "not estimate the risk of another mid-trimester loss or of preterm birth"
+        )
+    if history.count(Outcome.STILLBIRTH):
+        out.append(
+            "a previous stillbirth: the model does not cover it (it is not counted as a birth "
+            "that lowers the risk)"
+        )
+    return out
+
+
 def _prognosis(
-    case: Case, history: History, classifications: dict[str, Classification]
+    case: Case,
+    history: History,
+    classifications: dict[str, Classification],
+    missing: list[str],
 ) -> PrognosisOut:
     age = age_at(case)
     met = [gid for gid, c in classifications.items() if c.meets]
@@ -182,6 +223,10 @@ def _prognosis(
             loss_risk_to_20_weeks=_risk(c.loss_to_20_weeks),
             curve_to_20_weeks=[CurvePoint(day=int(p["day"]), risk=p["risk"]) for p in c.curve],
             drivers=list(c.drivers),
+            not_covered=[
+                *missing,
+                *(["bleeding in this pregnancy: not in the model"] if cp.bleeding else []),
+            ],
         )
     params = load_parameters()
     return PrognosisOut(
@@ -192,6 +237,7 @@ def _prognosis(
             miscarriage_risk=_risk(nxt.miscarriage_risk),
             live_birth_chance=_risk(nxt.live_birth_chance),
             drivers=list(nxt.drivers),
+            not_covered=missing,
         ),
         current_pregnancy=current,
         interval_method=predict.INTERVAL_METHOD,
@@ -318,7 +364,7 @@ def assess(
             for n in findings.not_assessed
         ],
         care_plan=care,
-        prognosis=_prognosis(case, history, classifications),
+        prognosis=_prognosis(case, history, classifications, not_covered(history, findings, kb)),
         disagreements=_disagreements(workup, care, kb),
         warnings=warnings,
         unverified_items=unverified,

@@ -144,6 +144,8 @@ class NextPregnancyOut(_Out):
     miscarriage_risk: RiskOut
     live_birth_chance: RiskOut
     drivers: list[str]
+    # What the figure does not take into account for this couple (causes, history)
+    not_covered: list[str] = []
 
 
 class CurvePoint(_Out):
@@ -159,6 +161,7 @@ class CurrentPregnancyOut(_Out):
     loss_risk_to_20_weeks: RiskOut
     curve_to_20_weeks: list[CurvePoint]
     drivers: list[str]
+    not_covered: list[str] = []
 
 
 class PrognosisOut(_Out):

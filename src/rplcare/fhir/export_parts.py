@@ -190,7 +190,10 @@ def risk_assessments(x: Export) -> list[Resource]:
         x, "live_birth", "Live birth from the next pregnancy", nxt.live_birth_chance
     )
     r["prediction"] = [mis, live]
-    r["note"] = _risk_notes(x, nxt.drivers, [f"Setting: {nxt.setting_reason}", *n1, *n2])
+    not_covered = [f"Not taken into account: {n}" for n in nxt.not_covered]
+    r["note"] = _risk_notes(
+        x, nxt.drivers, [f"Setting: {nxt.setting_reason}", *not_covered, *n1, *n2]
+    )
     out = [r]
     cur = p.current_pregnancy
     if cur is None:

@@ -494,6 +494,13 @@ OUTSIDE_DATA = N_(
 )
 
 
+NOT_COVERED = N_(
+    "This figure does not take into account everything your doctor knows about you: for "
+    "example a cause that was found and its treatment, a loss after 14 weeks or a stillbirth. "
+    "Ask your doctor what it means for you."
+)
+
+
 def _risk_text(
     loc: Localizer, est: float | None, low: float | None, high: float | None
 ) -> dict[str, str]:
@@ -546,6 +553,8 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             w.sources.cite(["magnus-2019"] if nxt.setting == "population" else ["lund-2012"]),
         ),
     ]
+    if nxt.not_covered:
+        blocks.append(Para(_(NOT_COVERED), model_refs))
     bars = [
         Bar(_("You"), risk.estimate, risk.interval[0], risk.interval[1], highlight=True),
     ]

@@ -121,6 +121,7 @@ def _prognosis(a: Assessment) -> Panel:
         f"  miscarriage: {_pct(n.miscarriage_risk)}",
         f"  live birth:  {_pct(n.live_birth_chance)}",
         *(f"  - {d}" for d in n.drivers),
+        *(f"  ! not taken into account: {x}" for x in n.not_covered),
     ]
     c = p.current_pregnancy
     if c is not None:
@@ -131,6 +132,7 @@ def _prognosis(a: Assessment) -> Panel:
             f"  loss before 12 weeks: {_pct(c.loss_risk_to_12_weeks)}",
             f"  loss before 20 weeks: {_pct(c.loss_risk_to_20_weeks)}",
             *(f"  - {d}" for d in c.drivers),
+            *(f"  ! not taken into account: {x}" for x in c.not_covered),
         ]
     lines.append("Limits: " + " ".join(p.limits))
     return Panel("\n".join(lines), title=f"Prognosis ({p.model_version})")
