@@ -116,7 +116,8 @@ def _drivers(
         with_history = model.predict(age, history, "population").estimate or 0.0
         parts = []
         if recent:
-            parts.append(f"{recent} loss{'es' if recent != 1 else ''} since the last birth")
+            since = " since the last birth" if births else ""
+            parts.append(f"{recent} loss{'es' if recent != 1 else ''}{since}")
         if births:
             parts.append(f"{births} earlier birth{'s' if births != 1 else ''}")
         before = history.rstrip("L").count("L")
@@ -128,9 +129,11 @@ def _drivers(
             if rho < 0.005
             else f"a birth renews it, keeping a fitted share of {rho:.2f}"
         )
+        why = "each loss raises the estimated tendency to miscarry"
         out.append(
-            f"{', '.join(parts)}: {_pct(with_history)} (each loss raises the estimated "
-            f"tendency to miscarry; {renewal})"
+            f"{', '.join(parts)}: {_pct(with_history)} ({why}; {renewal})"
+            if births
+            else f"{', '.join(parts)}: {_pct(with_history)} ({why})"
         )
     if setting == "clinic":
         clinic = model.predict(age, history, "clinic").estimate or 0.0
