@@ -320,9 +320,23 @@ def risk_command(
         bool, typer.Option("--heartbeat", help="Current pregnancy: heartbeat seen on a scan")
     ] = False,
     setting: Annotated[Setting, typer.Option("--setting")] = Setting.population,
+    alcohol: Annotated[
+        float, typer.Option("--alcohol", help="Drinks a week (used only by --what-if)")
+    ] = 0.0,
+    caffeine: Annotated[
+        float, typer.Option("--caffeine", help="Caffeine, mg a day (used only by --what-if)")
+    ] = 0.0,
+    what_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--what-if",
+            help="KEY=VALUE, repeatable: smoker=false, bmi=24, age=+2, alcohol=0, caffeine=100",
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
-    """Quick risk estimate: next pregnancy, and the current one if --gestational-days is given."""
+    """Quick risk estimate: next pregnancy, and the current one if --gestational-days is given;
+    chance of a live birth within 1, 2 and 5 years; --what-if scenarios from cited effects."""
     from rplcare.prognosis.quick import quick_risk, render_quick
 
     try:
@@ -336,6 +350,9 @@ def risk_command(
             gestational_days=gestational_days,
             heartbeat=heartbeat,
             setting=setting.value,
+            alcohol=alcohol,
+            caffeine=caffeine,
+            what_if=what_if or (),
         )
     except RplcareError as exc:
         raise _fail(exc) from None
@@ -359,6 +376,15 @@ def model_fit(
     target = output or Path(str(resources.files("rplcare.prognosis").joinpath("parameters.json")))
     doc = fit_all()
     write_parameters(doc, str(target))
+    # The live-birth-over-time calibration rests on the next-pregnancy parameters just written.
+    from rplcare.prognosis import cumulative, model
+
+    model.load_parameters.cache_clear()
+    model.load_model.cache_clear()
+    cumulative.calibrate.cache_clear()
+    cal_doc = cumulative.calibration_document(cumulative.fit_calibration())
+    cal_path = target.with_name(cumulative.CALIBRATION_FILE)
+    write_parameters(cal_doc, str(cal_path))
     nxt, cur = doc["next_pregnancy"], doc["current_pregnancy"]
     typer.echo(
         f"wrote {target}: next-pregnancy model converged={nxt['converged']} "

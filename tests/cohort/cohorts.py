@@ -150,7 +150,7 @@ def differences(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
     out = []
     for key, value in want.items():
         mine = got[key]
-        if key in ROUNDED:
+        if key in ROUNDED and mine is not None:  # None: outside the model's data
             mine = round(mine, 4)
         if mine != value:
             out.append(f"{key}: cohort {mine!r}, per-case {value!r}")

@@ -138,7 +138,13 @@ def test_risk_assessment_carries_estimate_and_interval(example: Any) -> None:
     assert a.prognosis.model_version in ra["method"]["text"]
     assert nxt.setting in ra["method"]["text"]
     expected = [("17369002", nxt.miscarriage_risk), ("281050002", nxt.live_birth_chance)]
+    cum = a.prognosis.cumulative_live_birth
+    assert cum is not None
+    # then one live-birth prediction per horizon (1, 2, 5 years)
+    expected += [("281050002", y) for y in cum.years]
     assert len(ra["prediction"]) == len(expected)
+    horizons = [p["whenRange"]["high"]["value"] for p in ra["prediction"][2:]]
+    assert horizons == [y.years for y in cum.years]
     for pred, (code, risk) in zip(ra["prediction"], expected, strict=True):
         assert (SNOMED, code) in codings(pred["outcome"])
         assert pred["probabilityDecimal"] == risk.estimate

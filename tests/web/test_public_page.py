@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,10 @@ def test_valid_query_shows_the_estimates_from_quick_risk(client: TestClient) -> 
     assert "nothing is stored" in html.lower()
     assert 'id="current-pregnancy"' not in html
     charts = svgs(html)
-    assert len(charts) == 2
-    for chart, key in zip(charts, ("miscarriage_risk", "live_birth_chance"), strict=True):
+    assert len(charts) == 5  # two next-pregnancy bars, then live birth within 1, 2 and 5 years
+    for y, chart in zip(result["cumulative_live_birth"]["years"], charts[2:], strict=True):
+        assert pct(y["estimate"]) in text_of(chart, "desc")
+    for chart, key in zip(charts, ("miscarriage_risk", "live_birth_chance"), strict=False):
         e = nxt[key]
         assert chart.get("role") == "img"
         assert text_of(chart, "title")
@@ -149,7 +152,9 @@ def test_current_pregnancy_section_and_curve(client: TestClient) -> None:
     for key in ("loss_risk_to_12_weeks", "loss_risk_to_20_weeks"):
         assert pct(cur[key]["estimate"]) in html
     charts = svgs(html)
-    assert len(charts) == 5  # two next-pregnancy bars, two current-pregnancy bars, the curve
+    # two next-pregnancy bars, three live-birth-over-time bars, two current-pregnancy bars,
+    # the curve
+    assert len(charts) == 8
     curve = charts[-1]
     assert curve.find(f".//{SVG}polyline") is not None
     desc = text_of(curve, "desc")
@@ -268,7 +273,7 @@ def test_random_queries_never_fail_the_server(client: TestClient, query: dict[st
     births=st.integers(0, 30),
     bmi=st.none() | st.integers(10, 100),
     days=st.none() | st.integers(0, 315),
-    flags=st.sets(st.sampled_from(public.CHECKBOXES)),
+    flags=st.sets(st.sampled_from(("smoker", "pcos", "heartbeat"))),
 )
 def test_in_range_queries_show_quick_risk_numbers(
     client: TestClient,
@@ -298,7 +303,7 @@ def test_in_range_queries_show_quick_risk_numbers(
     else:
         assert pct(nxt["estimate"]) in r.text
     # One bar chart per estimate given, plus the curve when the pregnancy is in range.
-    charts = 2 if nxt["estimate"] is not None else 0
+    charts = 5 if nxt["estimate"] is not None else 0  # next pregnancy, live birth over time
     if cur is not None and cur["loss_risk_to_12_weeks"]["estimate"] is not None:
         charts += 3
     assert len(svgs(r.text)) == charts
@@ -394,3 +399,26 @@ def test_general_leaflet_pdf_and_bad_requests(client: TestClient) -> None:
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert client.get("/leaflet", params={"lang": "de"}).status_code == 400
     assert client.get("/leaflet", params={"format": "docx"}).status_code == 400
+
+
+def test_what_if_form_shows_cited_scenarios(client: TestClient) -> None:
+    """Issue 14: the what-if explorer on /risk, no scripts: stopping smoking and a lower BMI
+    lower the risk of a smoker with BMI 33, each with its citation."""
+    query = {"age": "34", "losses": "2", "bmi": "33", "smoker": "1", "if_stop_smoking": "1",
+             "if_bmi": "24", "if_years_older": "2"}  # fmt: skip
+    r = client.get("/risk", params=query)
+    assert r.status_code == 200, r.text
+    html = unescape(r.text)
+    result = quick_risk(age=34, losses=2, bmi=33, smoker=True,
+                        what_if=["smoker=false", "bmi=24", "age=+2"])  # fmt: skip
+    base = result["next_pregnancy"]["miscarriage_risk"]["estimate"]
+    changes = {w["change"]: w for w in result["what_if"]}
+    assert changes["smoker=false"]["miscarriage_risk"]["estimate"] < base
+    assert changes["bmi=24"]["miscarriage_risk"]["estimate"] < base
+    for w in result["what_if"]:
+        assert f"If {w['change']}" in html
+        assert w["citation"] in html
+        assert pct(w["miscarriage_risk"]["estimate"]) in html
+    bad = client.get("/risk", params={**query, "smoker": "", "bmi": ""})
+    assert bad.status_code == 422
+    assert "Enter your current BMI above" in bad.text

@@ -159,7 +159,7 @@ def prepare(
         "women_scored",
         "SELECT w.*, r.risk, r.risk_ci_low, r.risk_ci_high, r.risk_interval_low, "
         "r.risk_interval_high, r.live_birth, r.live_birth_interval_low, "
-        "r.live_birth_interval_high FROM women w JOIN risk r "
+        "r.live_birth_interval_high, r.risk_out_of_range_reason FROM women w JOIN risk r "
         "ON w.age = r.age AND w.history = r.history AND w.setting = r.setting",
     )
     done()

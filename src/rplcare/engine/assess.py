@@ -13,6 +13,7 @@ from rplcare.engine.assessment import (
     CareOut,
     CauseOut,
     CitationOut,
+    CumulativeOut,
     CurrentPregnancyOut,
     CurvePoint,
     DefinitionOut,
@@ -28,6 +29,7 @@ from rplcare.engine.assessment import (
     RiskFactorOut,
     RiskOut,
     WorkupOut,
+    YearOut,
 )
 from rplcare.engine.definitions import Classification, Evaluation, classify
 from rplcare.engine.evidence import Findings, Status
@@ -39,6 +41,7 @@ from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
 from rplcare.knowledge.profile import Profile
 from rplcare.knowledge.schema import Citation, Verification
 from rplcare.prognosis import predict
+from rplcare.prognosis.cumulative import cumulative_live_birth, describe
 from rplcare.prognosis.model import Estimate, load_parameters
 
 VERSION = "0.1.0"
@@ -228,6 +231,18 @@ def _prognosis(
                 *(["bleeding in this pregnancy: not in the model"] if cp.bleeding else []),
             ],
         )
+    years = cumulative_live_birth(
+        age,
+        history_sequence(history),
+        setting,
+        bmi=life.bmi if life else None,
+        smoker=bool(life and life.smoker),
+        pcos=bool(case.patient.pcos),
+    )
+    cumulative = CumulativeOut(
+        **describe(setting),
+        years=[YearOut.model_validate(y.as_dict()) for y in years],
+    )
     params = load_parameters()
     return PrognosisOut(
         model_version=params["next_pregnancy"]["model_version"],
@@ -240,6 +255,7 @@ def _prognosis(
             not_covered=missing,
         ),
         current_pregnancy=current,
+        cumulative_live_birth=cumulative,
         interval_method=predict.INTERVAL_METHOD,
         limits=predict.limits(),
     )

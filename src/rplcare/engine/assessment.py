@@ -148,6 +148,22 @@ class NextPregnancyOut(_Out):
     not_covered: list[str] = []
 
 
+class YearOut(RiskOut):
+    years: int
+
+
+class CumulativeOut(_Out):
+    """Chance of having begun, within 1, 2 and 5 years, the pregnancy that ends in a live
+    birth (issue 14): the setting, what is counted, how, and the sources."""
+
+    setting: Literal["population", "clinic"]
+    counted_from: str
+    counted_to: str
+    method: str
+    citations: list[str]
+    years: list[YearOut]
+
+
 class CurvePoint(_Out):
     day: int
     risk: float
@@ -168,6 +184,7 @@ class PrognosisOut(_Out):
     model_version: str
     next_pregnancy: NextPregnancyOut
     current_pregnancy: CurrentPregnancyOut | None
+    cumulative_live_birth: CumulativeOut | None = None
     interval_method: str
     limits: list[str]
 

@@ -174,6 +174,23 @@ def _base(x: Export, kind: str, code: str, method: str) -> Resource:
     return r
 
 
+def _cumulative(x: Export) -> list[dict[str, Any]]:
+    """One prediction per horizon: the pregnancy that ends in a live birth begun by then."""
+    cum = x.assessment.prognosis.cumulative_live_birth
+    if cum is None:
+        return []
+    out = []
+    for y in cum.years:
+        text = f"Start, within {y.years} year(s), of a pregnancy that ends in a live birth"
+        pred, _notes = _prediction(x, "live_birth", text, y)
+        pred["whenRange"] = {
+            "low": {"value": 0, "unit": "a", "system": UCUM, "code": "a"},
+            "high": {"value": y.years, "unit": "a", "system": UCUM, "code": "a"},
+        }
+        out.append(pred)
+    return out
+
+
 def risk_assessments(x: Export) -> list[Resource]:
     p = x.assessment.prognosis
     nxt = p.next_pregnancy
@@ -189,7 +206,7 @@ def risk_assessments(x: Export) -> list[Resource]:
     live, n2 = _prediction(
         x, "live_birth", "Live birth from the next pregnancy", nxt.live_birth_chance
     )
-    r["prediction"] = [mis, live]
+    r["prediction"] = [mis, live, *_cumulative(x)]
     not_covered = [f"Not taken into account: {n}" for n in nxt.not_covered]
     r["note"] = _risk_notes(
         x, nxt.drivers, [f"Setting: {nxt.setting_reason}", *not_covered, *n1, *n2]

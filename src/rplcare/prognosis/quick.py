@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +29,8 @@ MAX_LOSSES = 30
 MAX_BIRTHS = 30
 BMI_RANGE = (10.0, 100.0)
 MAX_GESTATIONAL_DAYS = 315
+ALCOHOL_RANGE = (0.0, 200.0)  # drinks a week
+CAFFEINE_RANGE = (0.0, 5000.0)  # mg a day
 
 
 class RiskInputError(InputError):
@@ -54,8 +57,13 @@ def quick_risk(
     gestational_days: int | None = None,
     heartbeat: bool = False,
     setting: str = "population",
+    alcohol: float = 0.0,
+    caffeine: float = 0.0,
+    what_if: Sequence[str] = (),
 ) -> dict[str, Any]:
     problems: list[str] = []
+    _check(problems, "alcohol", alcohol, *ALCOHOL_RANGE)
+    _check(problems, "caffeine", caffeine, *CAFFEINE_RANGE)
     _check(problems, "age", age, *AGE_RANGE)
     _check(problems, "losses", losses, 0, MAX_LOSSES)
     _check(problems, "live_births", live_births, 0, MAX_BIRTHS)
@@ -95,6 +103,7 @@ def quick_risk(
         "limits": limits(),
         "disclaimer": DISCLAIMER,
     }
+    _add_explorer(result, age, losses, live_births, chosen, alcohol, caffeine, what_if)
     if gestational_days is not None:
         cur = current_pregnancy(gestational_days, heartbeat, losses, age)
         result["current_pregnancy"] = {
@@ -106,6 +115,35 @@ def quick_risk(
             "drivers": list(cur.drivers),
         }
     return result
+
+
+def _add_explorer(
+    result: dict[str, Any],
+    age: float,
+    losses: int,
+    live_births: int,
+    setting: Setting,
+    alcohol: float,
+    caffeine: float,
+    changes: Sequence[str],
+) -> None:
+    """`cumulative_live_birth` (1, 2 and 5 years) and `what_if` (one entry per change)."""
+    from rplcare.prognosis.cumulative import cumulative_live_birth, describe
+    from rplcare.prognosis.whatif import Covariates, what_if
+
+    inputs = result["inputs"]
+    inputs["alcohol_drinks_per_week"] = alcohol
+    inputs["caffeine_mg_per_day"] = caffeine
+    history = history_string(losses, live_births)
+    cov = Covariates(inputs["bmi"], inputs["smoker"], inputs["pcos"], alcohol, caffeine)
+    years = cumulative_live_birth(
+        age, history, setting, bmi=cov.bmi, smoker=cov.smoker, pcos=cov.pcos
+    )
+    result["cumulative_live_birth"] = {
+        **describe(setting),
+        "years": [y.as_dict() for y in years],
+    }
+    result["what_if"] = [w.as_dict() for w in what_if(age, history, setting, cov, changes)]
 
 
 def _row(table: Table, label: str, e: dict[str, Any]) -> None:
@@ -135,4 +173,27 @@ def render_quick(result: dict[str, Any], console: Console) -> None:
     console.print(table)
     for line in nxt["drivers"] + (cur["drivers"] if cur else []):
         console.print(f"- {line}")
+    _render_explorer(result, console)
     console.print(result["disclaimer"])
+
+
+def _render_explorer(result: dict[str, Any], console: Console) -> None:
+    """A second table: live birth within 1, 2, 5 years, then the what-if scenarios."""
+    years = result.get("cumulative_live_birth", {}).get("years", [])
+    changes = result.get("what_if", [])
+    table = Table(title="Live birth over time, and what if")
+    for col in ("", "Estimate", "95% prediction interval", "95% confidence interval"):
+        table.add_column(col)
+    for y in years:
+        _row(table, f"Live birth: pregnancy begun within {y['years']} y", y)
+    for w in changes:
+        _row(table, f"If {w['change']}: miscarriage", w["miscarriage_risk"])
+        _row(table, f"If {w['change']}: live birth", w["live_birth_chance"])
+    console.print(table)
+    if years:
+        console.print(
+            "- live birth over time: time from now to the start of the pregnancy that ends in a "
+            "live birth (the birth follows that pregnancy); trying again after a loss"
+        )
+    for w in changes:
+        console.print(f"- if {w['change']}: {w['effect']} ({w['citation']})")

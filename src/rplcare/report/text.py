@@ -123,6 +123,12 @@ def _prognosis(a: Assessment) -> Panel:
         *(f"  - {d}" for d in n.drivers),
         *(f"  ! not taken into account: {x}" for x in n.not_covered),
     ]
+    cum = p.cumulative_live_birth
+    if cum is not None:
+        lines.append(f"Live birth over time ({cum.setting} setting; to {cum.counted_to})")
+        lines += [
+            f"  within {y.years} year{'s' if y.years > 1 else ''}: {_pct(y)}" for y in cum.years
+        ]
     c = p.current_pregnancy
     if c is not None:
         weeks, days = divmod(c.gestational_age_days, 7)

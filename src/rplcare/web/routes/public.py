@@ -43,8 +43,13 @@ FIELDS = (
     "pcos",
     "gestational_days",
     "heartbeat",
+    "if_stop_smoking",
+    "if_bmi",
+    "if_years_older",
 )
-CHECKBOXES = ("smoker", "pcos", "heartbeat")
+CHECKBOXES = ("smoker", "pcos", "heartbeat", "if_stop_smoking")
+#: Most years ahead the what-if form looks (data entry bound, not a clinical threshold).
+MAX_YEARS_AHEAD = 20
 _TRUE = frozenset({"1", "true", "on", "yes"})
 _FALSE = frozenset({"", "0", "false", "off", "no"})
 #: Plain decimal numbers only: no exponents, no "nan"/"inf", no underscores; "," as decimal mark.
@@ -113,6 +118,23 @@ NUMBER_FIELDS = (
         out_of_range=_("Enter a BMI from {lo} to {hi}, or leave it empty."),
     ),
     NumberField(
+        "if_bmi",
+        *BMI_RANGE,
+        whole=False,
+        required=False,
+        missing="",
+        out_of_range=_("Enter a BMI from {lo} to {hi}, or leave it empty."),
+    ),
+    NumberField(
+        "if_years_older",
+        1,
+        MAX_YEARS_AHEAD,
+        whole=True,
+        required=False,
+        missing="",
+        out_of_range=_("Enter a number of years from {lo} to {hi}, or leave it empty."),
+    ),
+    NumberField(
         "gestational_days",
         0,
         MAX_GESTATIONAL_DAYS,
@@ -167,6 +189,10 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
         flags[flag], error = parse_flag(query.get(flag))
         if error:
             errors[flag] = error
+    if numbers["if_bmi"] is not None and numbers["bmi"] is None:
+        errors["if_bmi"] = _("Enter your current BMI above to compare it with another BMI.")
+    if flags["if_stop_smoking"] and not flags["smoker"]:
+        errors["if_stop_smoking"] = _("Tick “I smoke” above, or untick this box.")
     if flags["heartbeat"] and numbers["gestational_days"] is None:
         errors.setdefault(
             "gestational_days",
@@ -186,8 +212,21 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
         "pcos": flags["pcos"],
         "gestational_days": whole("gestational_days", None),
         "heartbeat": flags["heartbeat"],
+        "what_if": _changes(
+            flags["if_stop_smoking"], numbers["if_bmi"], whole("if_years_older", None)
+        ),
     }
     return values, {name: errors[name] for name in FIELDS if name in errors}
+
+
+def _changes(stop_smoking: bool, bmi: float | None, years_older: int | None) -> list[str]:
+    """The what-if form as `--what-if` changes (rplcare.prognosis.whatif)."""
+    out = ["smoker=false"] if stop_smoking else []
+    if bmi is not None:
+        out.append(f"bmi={_g(bmi)}")
+    if years_older is not None:
+        out.append(f"age=+{years_older}")
+    return out
 
 
 def _input_error_field(exc: InputError) -> str | None:
@@ -239,7 +278,42 @@ def build_view(result: Mapping[str, Any]) -> dict[str, Any]:
             ),
         ],
         "next_drivers": list(nxt["drivers"]),
+        "not_covered": list(nxt.get("not_covered", [])),
         "current": None,
+        "cumulative": [
+            _estimate_view(
+                f"within-{y['years']}",
+                _("A pregnancy that leads to a baby, begun within {n} year(s)").format(
+                    n=y["years"]
+                ),
+                y,
+            )
+            for y in result.get("cumulative_live_birth", {}).get("years", [])
+        ],
+        "what_if": [
+            {
+                "change": w["change"],
+                "effect": w["effect"],
+                "citation": w["citation"],
+                "estimates": [
+                    _estimate_view(
+                        f"what-if-{i}-miscarriage",
+                        _("Miscarriage in the next pregnancy, if {change}").format(
+                            change=w["change"]
+                        ),
+                        w["miscarriage_risk"],
+                    ),
+                    _estimate_view(
+                        f"what-if-{i}-live-birth",
+                        _("Live birth from the next pregnancy, if {change}").format(
+                            change=w["change"]
+                        ),
+                        w["live_birth_chance"],
+                    ),
+                ],
+            }
+            for i, w in enumerate(result.get("what_if", []))
+        ],
     }
     cur = result["current_pregnancy"]
     if cur:
