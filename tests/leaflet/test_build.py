@@ -219,3 +219,23 @@ def test_builder_is_pure_and_repeatable() -> None:
     first = build_leaflet(loc=localizer("sv"), **kwargs)  # type: ignore[arg-type]
     second = build_leaflet(loc=localizer("sv"), **kwargs)  # type: ignore[arg-type]
     assert first == second
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_live_birth_over_time_and_what_she_can_change(lang: str) -> None:
+    """Issue 14: the leaflet gives the chance of a baby over the coming years (a chart) and a
+    short 'what you can change' part with the cited effects that apply to her."""
+    kb = load_knowledge()
+    case = load_case(REPO / "tests" / "vignettes" / "71-pcos-bmi-34-smoker" / "case.json", kb)
+    leaflet = leaflet_for_case(case, lang, kb)
+    blocks = section(leaflet, "your_chances").blocks
+    charts = [b for b in blocks if isinstance(b, BarChart)]
+    assert len(charts) == 2  # next pregnancy, then over the years
+    years = charts[1].bars
+    assert len(years) == 3 and years[0].estimate < years[1].estimate < years[2].estimate
+    texts = [b.text for b in blocks if isinstance(b, Para)]
+    loc = localizer(lang)
+    for percent in (23, 71):  # Pineles 2014 smoking; Metwally 2010 BMI 30 or more (clinic)
+        assert any(loc.percent(percent / 100) in t for t in texts), (lang, percent)
+    cited = {s.short for s in leaflet.sources}
+    assert {"Pineles 2014", "Metwally 2010", "Chen 2016"} <= cited

@@ -706,3 +706,23 @@ def test_patient_page_shows_the_clinic_profile(
         assert "Publicly funded work-up" in html
         assert html.index("eshre-2022") < html.index("ngf-2024")
     app.state.engine.dispose()
+
+
+def test_patient_page_offers_live_birth_over_time_and_what_if(app_client: TestClient) -> None:
+    """Issue 14: live birth within 1, 2 and 5 years on the patient page, and a what-if form
+    (GET, no scripts) whose scenarios carry their citations."""
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf, smoker="yes", bmi="33")
+    add_miscarriage(app_client, url, csrf, days_ago(400))
+    add_miscarriage(app_client, url, csrf, days_ago(200))
+    html = unescape(app_client.get(url).text)
+    assert "Live birth over time" in html and "Within 5 years" in html
+    scenario = unescape(
+        app_client.get(url, params={"if_stop_smoking": "1", "if_bmi": "24"}).text
+    )
+    assert "If smoker=false: miscarriage" in scenario
+    assert "If bmi=24: miscarriage" in scenario
+    assert "Pineles" in scenario
+    bad = app_client.get(url, params={"if_bmi": "abc"})
+    assert bad.status_code == 200
+    assert 'class="field-error" role="alert"' in bad.text

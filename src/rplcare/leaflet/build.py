@@ -89,6 +89,9 @@ class ModelFigures:
     # Example woman for the general chart: (estimate, low, high) by earlier losses 0, 1, ...
     # at content.charts.risk_by_losses.example_age.
     by_losses: tuple[tuple[float, float, float], ...]
+    # Cited effects of what she can change that apply to her (rplcare.prognosis.whatif data):
+    # (factor, percent more miscarriage, reference key), e.g. ("smoking", 23, "pineles-2014").
+    changeable: tuple[tuple[str, int, str], ...] = ()
 
 
 class _Sources:
@@ -501,6 +504,86 @@ NOT_COVERED = N_(
 )
 
 
+CHANGEABLE = {
+    "smoking": N_(
+        "Smoking: in studies of many women, miscarriage was about %(pct)s more common in women "
+        "who smoked. Stopping is one of the changes you can make."
+    ),
+    "bmi_over_30": N_(
+        "Weight: miscarriage was about %(pct)s more common in women with a BMI of 30 or more."
+    ),
+    "bmi_over_25": N_(
+        "Weight: miscarriage was about %(pct)s more common in women with a BMI from 25 to 30."
+    ),
+    "caffeine": N_(
+        "Caffeine: each extra 100 mg a day went with about %(pct)s more pregnancy losses."
+    ),
+}
+
+
+def _what_you_can_change(w: _Writer, figures: ModelFigures) -> list[Block]:
+    _ = w._
+    if not figures.changeable:
+        return []
+    blocks: list[Block] = [
+        Para(
+            _(
+                "What you can change. These figures come from studies of many women; they "
+                "describe groups, not a promise for you."
+            )
+        )
+    ]
+    for factor, percent, ref in figures.changeable:
+        text = _(CHANGEABLE[factor]) % {"pct": w.loc.percent(percent / 100)}
+        blocks.append(Para(text, w.sources.cite([ref])))
+    return blocks
+
+
+def _over_the_years(w: _Writer, a: Assessment) -> list[Block]:
+    """The chance of having begun the pregnancy that leads to a baby within 1, 2, 5 years."""
+    _ = w._
+    loc = w.loc
+    cum = a.prognosis.cumulative_live_birth
+    if cum is None or not cum.years or any(y.estimate is None for y in cum.years):
+        return []
+    last = cum.years[-1]
+    assert last.estimate is not None and last.interval is not None
+    refs = w.sources.cite(["lund-2012", "rplcare-model"])
+    bars = []
+    for y in cum.years:
+        assert y.estimate is not None and y.interval is not None
+        label = loc.ngettext("Within %(n)s year", "Within %(n)s years", y.years) % {
+            "n": loc.number(y.years)
+        }
+        bars.append(Bar(label, y.estimate, y.interval[0], y.interval[1]))
+    described = loc.join(
+        [
+            _("%(label)s: %(estimate)s (range %(low)s to %(high)s)")
+            % {"label": b.label, **_risk_text(loc, b.estimate, b.low, b.high)}
+            for b in bars
+        ]
+    )
+    return [
+        Para(
+            _(
+                "Will you have a baby? If you keep trying after a loss, the chance of having "
+                "begun, within %(years)s years, the pregnancy that leads to a baby is about "
+                "%(estimate)s (between %(low)s and %(high)s). The baby is born that "
+                "pregnancy's length later."
+            )
+            % {"years": loc.number(last.years), **_risk_text(loc, last.estimate, *last.interval)},
+            refs,
+        ),
+        BarChart(
+            title=_("Chance of having begun the pregnancy that leads to a baby"),
+            axis_label=_("Chance"),
+            bars=tuple(bars),
+            alt=_("Bar chart of the chance over the years: %(values)s.") % {"values": described},
+            interval_note=_("The lines show the range in which the true figure probably lies."),
+        ),
+    ]
+
+
 def _risk_text(
     loc: Localizer, est: float | None, low: float | None, high: float | None
 ) -> dict[str, str]:
@@ -578,6 +661,8 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             interval_note=_("The lines show the range in which the true figure probably lies."),
         )
     )
+    blocks += _over_the_years(w, a)
+    blocks += _what_you_can_change(w, figures)
     cur = a.prognosis.current_pregnancy
     if cur is not None and (
         cur.loss_risk_to_20_weeks.estimate is None or cur.loss_risk_to_12_weeks.estimate is None

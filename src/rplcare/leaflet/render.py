@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -24,6 +24,36 @@ OutputFormat = Literal["html", "pdf"]
 
 class PdfUnavailableError(RplcareError):
     """WeasyPrint (the `pdf` extra) or its system libraries are missing."""
+
+
+def changeable_effects(case: Case, setting: str) -> tuple[tuple[str, int, str], ...]:
+    """The cited effects of what this woman can change (the what-if explorer's data): for a
+    smoker, a BMI of 25 or more, caffeine. Percent more miscarriage, rounded."""
+    from rplcare.prognosis.cumulative import load_explorer
+
+    effects = load_explorer()["what_if"]
+    life = case.lifestyle
+    if life is None:
+        return ()
+
+    def pct(e: dict[str, Any]) -> int:
+        return round((float(e["estimate"]) - 1.0) * 100)
+
+    out: list[tuple[str, int, str]] = []
+    if life.smoker:
+        out.append(("smoking", pct(effects["smoking"]), str(effects["smoking"]["source"])))
+    bmi_effects = effects["bmi_categories"]["clinic" if setting == "clinic" else "population"]
+    if life.bmi is not None and life.bmi >= 30:
+        e = bmi_effects["from_30"]
+        out.append(("bmi_over_30", pct(e), str(e["source"])))
+    elif life.bmi is not None and life.bmi >= 25:
+        e = bmi_effects["from_25"]
+        out.append(("bmi_over_25", pct(e), str(e["source"])))
+    if life.caffeine_mg_per_day:
+        e = effects["caffeine_per_100mg_day"]
+        out.append(("caffeine", pct(e), str(e["source"])))
+    # An effect near nothing is not a change worth listing.
+    return tuple(x for x in out if x[1] > 0)
 
 
 def model_figures(content: Content, age: int | None) -> ModelFigures:
@@ -56,12 +86,16 @@ def leaflet_for_case(
     kb = kb or load_knowledge()
     content = load_content()
     assessment = assess(case, kb, profile=profile)
+    setting = assessment.prognosis.next_pregnancy.setting
     results = [(t.code, t.date, t.result, t.value, t.unit) for t in case.tests]
     return build_leaflet(
         loc=localizer(lang),
         kb=kb,
         content=content,
-        figures=model_figures(content, assessment.patient.age),
+        figures=replace(
+            model_figures(content, assessment.patient.age),
+            changeable=changeable_effects(case, setting),
+        ),
         today=case.as_of,
         assessment=assessment,
         results=results,

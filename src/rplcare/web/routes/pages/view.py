@@ -166,6 +166,42 @@ def _patient_context(
     return ctx
 
 
+def _what_if(request: Request, couple: Couple, a: Assessment) -> dict[str, Any]:
+    """The patient page's what-if form (GET, no scripts): stopping smoking, another BMI,
+    trying a number of years later; the cited scenarios or the form's problem."""
+    from rplcare.engine.assess import history_sequence
+    from rplcare.prognosis.whatif import Covariates, WhatIfError, what_if
+
+    q = request.query_params
+    changes: list[str] = []
+    if q.get("if_stop_smoking"):
+        changes.append("smoker=false")
+    for key, template in (("if_bmi", "bmi={}"), ("if_years_older", "age=+{}")):
+        raw = q.get(key, "").strip()[:10]
+        if raw:
+            changes.append(template.format(raw))
+    out: dict[str, Any] = {"asked": bool(changes), "rows": [], "error": None}
+    if not changes:
+        return out
+    case = repo.validate(repo.couple_to_case(couple, date.today()))
+    from rplcare.domain.history import derive_history
+
+    history = history_sequence(derive_history(case, load_knowledge().history))
+    life = case.lifestyle
+    cov = Covariates(
+        bmi=life.bmi if life else None,
+        smoker=bool(life and life.smoker),
+        pcos=bool(case.patient.pcos),
+    )
+    try:
+        rows = what_if(a.patient.age, history, a.prognosis.next_pregnancy.setting, cov, changes)
+    except WhatIfError as exc:
+        out["error"] = str(exc)
+        return out
+    out["rows"] = [w.as_dict() for w in rows]
+    return out
+
+
 def patient_page_response(
     request: Request,
     session: Session,
@@ -177,6 +213,8 @@ def patient_page_response(
     """The patient page. Without `errors` the assessment is saved as a snapshot; with them it
     is only recomputed from the stored case, and the form's problems are shown."""
     ctx = _patient_context(session, couple, user, request.app.state.profile, save=errors is None)
+    if ctx.get("assessment") is not None:
+        ctx["what_if"] = _what_if(request, couple, ctx["assessment"])
     if errors is not None:
         ctx["errors"] = errors
     return render(request, user, "patients/detail.html", ctx, status)
