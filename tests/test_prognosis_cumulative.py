@@ -105,3 +105,24 @@ def test_reproducible() -> None:
     a = cumulative_live_birth(36, "LL", "population")
     b = cumulative_live_birth(36, "LL", "population")
     assert a == b
+
+
+def test_stored_calibration_matches_the_current_inputs() -> None:
+    """`rplcare model fit` writes cumulative.json; a change to explorer.yaml or to the
+    next-pregnancy parameters without a refit would silently refit at first use."""
+    import json
+    from importlib import resources
+
+    from rplcare.prognosis.cumulative import (
+        CALIBRATION_FILE,
+        calibration_inputs_sha,
+        fit_calibration,
+    )
+
+    doc = json.loads(
+        resources.files("rplcare.prognosis").joinpath(CALIBRATION_FILE).read_text("utf-8")
+    )
+    assert doc["inputs_sha256"] == calibration_inputs_sha(), "run `rplcare model fit`"
+    fresh = fit_calibration()
+    for name, value in doc["parameters"].items():
+        assert abs(value - float(fresh.phi[list(doc["parameters"]).index(name)])) < 0.02, name

@@ -717,9 +717,7 @@ def test_patient_page_offers_live_birth_over_time_and_what_if(app_client: TestCl
     add_miscarriage(app_client, url, csrf, days_ago(200))
     html = unescape(app_client.get(url).text)
     assert "Live birth over time" in html and "Within 5 years" in html
-    scenario = unescape(
-        app_client.get(url, params={"if_stop_smoking": "1", "if_bmi": "24"}).text
-    )
+    scenario = unescape(app_client.get(url, params={"if_stop_smoking": "1", "if_bmi": "24"}).text)
     assert "If smoker=false: miscarriage" in scenario
     assert "If bmi=24: miscarriage" in scenario
     assert "Pineles" in scenario

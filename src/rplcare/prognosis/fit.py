@@ -69,10 +69,33 @@ def age_mix(data: PublishedData) -> list[tuple[float, float]]:
     return [(a, w / total) for a, w in mix]
 
 
+class _RiskMemo:
+    """Memo of `risk` for one parameter batch: components share (age, history, setting)
+    evaluations (the registries' age bands and the Magnus age mix use the same ages), so one
+    likelihood evaluation computes each only once. Cleared whenever the batch changes."""
+
+    def __init__(self) -> None:
+        self.key = b""
+        self.values: dict[tuple[float, str, str], Array] = {}
+
+    def __call__(self, theta: Array, age: float, history: str, setting: Setting) -> Array:
+        theta = np.atleast_2d(theta)
+        key = theta.tobytes()
+        if key != self.key:
+            self.key, self.values = key, {}
+        k = (float(age), history, setting)
+        if k not in self.values:
+            self.values[k] = risk(theta, age, history, setting)
+        return self.values[k]
+
+
+_risk = _RiskMemo()
+
+
 def _mixed_risk(
     theta: Array, mix: list[tuple[float, float]], history: str, setting: Setting
 ) -> Array:
-    return sum(w * risk(theta, a, history, setting) for a, w in mix)  # type: ignore[return-value]
+    return sum(w * _risk(theta, a, history, setting) for a, w in mix)  # type: ignore[return-value]
 
 
 def _calibrated_eta(theta: Array, target: float) -> Array:
@@ -91,7 +114,7 @@ def components(data: PublishedData) -> list[Component]:
     mix = age_mix(data)
     out: list[Component] = []
     for o in data.observations:
-        out += _components_of(o, mix)
+        out += _components_of(o, mix, data.other_loss_risk)
     return out
 
 
@@ -99,7 +122,9 @@ def _history(k: int, births: int) -> str:
     return "B" * births + "L" * k
 
 
-def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Component]:
+def _components_of(
+    o: Observation, mix: list[tuple[float, float]], other_loss: Callable[[float], float]
+) -> list[Component]:
     s = o.spec
     setting: Setting = o.setting
 
@@ -115,7 +140,7 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
             ages = [float(a) for a in range(lo, hi + 1)]
 
             def fn(theta: Array, ages: list[float] = ages) -> Array:
-                r = sum(risk(theta, a, "", setting) for a in ages) / len(ages)
+                r = sum(_risk(theta, a, "", setting) for a in ages) / len(ages)
                 return frailty.logit(r)
 
             y = float(frailty.logit(band["events"] / band["n"]))
@@ -123,17 +148,28 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
                 comp(f"[{lo}-{hi}]", False, y, _logit_se(band["events"], band["n"]), "logit", fn)
             )
         return result
-    if o.kind == "risk":
+    if o.kind in ("risk", "live_birth"):
         history = _history(s["k"], s["births"])
+        # secondary RPL: this share had a live birth before the losses
+        share = float(s.get("birth_share", 0.0))
         age = s.get("age")
 
-        def fn_risk(theta: Array) -> Array:
+        def fn_history(theta: Array, history: str) -> Array:
             if age is None:
-                return frailty.logit(_mixed_risk(theta, mix, history, setting))
-            return frailty.logit(risk(theta, float(age), history, setting))
+                return _mixed_risk(theta, mix, history, setting)
+            return _risk(theta, float(age), history, setting)
 
-        y = float(frailty.logit(s["events"] / s["n"]))
-        return [comp("", False, y, _logit_se(s["events"], s["n"]), "logit", fn_risk)]
+        def fn_risk(theta: Array) -> Array:
+            r = fn_history(theta, history)
+            if share:
+                r = (1.0 - share) * r + share * fn_history(theta, "B" + history)
+            if o.kind == "live_birth":
+                r = 1.0 - (1.0 - r) * (1.0 - other_loss(float(age or REFERENCE_AGE)))
+            return frailty.logit(r)
+
+        events = s["events"] if o.kind == "risk" else s["n"] - s["events"]
+        y = float(frailty.logit(events / s["n"]))
+        return [comp("", False, y, _logit_se(events, s["n"]), "logit", fn_risk)]
     if o.kind == "risk_ci":
         lo, hi = s["ci"]
         se = float((frailty.logit(hi) - frailty.logit(lo)) / (2 * 1.959963984540054))
@@ -146,8 +182,8 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
         k, k_ref = s["k"], s["k_ref"]
 
         def fn_or(theta: Array) -> Array:
-            r1 = risk(theta, REFERENCE_AGE, "L" * k, setting)
-            r0 = risk(theta, REFERENCE_AGE, "L" * k_ref, setting)
+            r1 = _risk(theta, REFERENCE_AGE, "L" * k, setting)
+            r0 = _risk(theta, REFERENCE_AGE, "L" * k_ref, setting)
             return frailty.logit(r1) - frailty.logit(r0)
 
         return [comp("", True, float(np.log(s["estimate"])), _log_se(s["ci"]), "log", fn_or)]
@@ -155,8 +191,8 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
         k, rr_age = s["k"], float(s["age"])
 
         def fn_rr(theta: Array) -> Array:
-            r1 = risk(theta, rr_age, "L" * (k + 1), setting)
-            r0 = risk(theta, rr_age, "L" * k, setting)
+            r1 = _risk(theta, rr_age, "L" * (k + 1), setting)
+            r0 = _risk(theta, rr_age, "L" * k, setting)
             return np.log1p(-r1) - np.log1p(-r0)
 
         return [comp("", True, float(np.log(s["estimate"])), _log_se(s["ci"]), "log", fn_rr)]
@@ -165,11 +201,11 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
 
         def fn_viable(theta: Array) -> Array:
             if per == "age":
-                a, b = (risk(theta, v_age + d, "L" * k, setting) for d in (1.0, 0.0))
+                a, b = (_risk(theta, v_age + d, "L" * k, setting) for d in (1.0, 0.0))
             elif per == "loss":
-                a, b = (risk(theta, v_age, "L" * n, setting) for n in (k + 1, k))
+                a, b = (_risk(theta, v_age, "L" * n, setting) for n in (k + 1, k))
             else:  # a previous live birth before the losses
-                a, b = (risk(theta, v_age, h + "L" * k, setting) for h in ("B", ""))
+                a, b = (_risk(theta, v_age, h + "L" * k, setting) for h in ("B", ""))
             return frailty.logit(1.0 - a) - frailty.logit(1.0 - b)
 
         y = float(np.log(s["estimate"]))
@@ -179,8 +215,8 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
         k, irr_age = s["k"], float(s["age"])
 
         def fn_irr(theta: Array) -> Array:
-            with_loss = risk(theta, irr_age, "LB" + "L" * k, setting)
-            without = risk(theta, irr_age, "B" + "L" * k, setting)
+            with_loss = _risk(theta, irr_age, "LB" + "L" * k, setting)
+            without = _risk(theta, irr_age, "B" + "L" * k, setting)
             return np.log(with_loss) - np.log(without)
 
         return [comp("", True, float(np.log(s["estimate"])), _log_se(s["ci"]), "log", fn_irr)]
@@ -188,9 +224,15 @@ def _components_of(o: Observation, mix: list[tuple[float, float]]) -> list[Compo
         shares = s["shares"]
         target = s["per_pregnancy_risk"]
 
+        memo: dict[bytes, Array] = {}
+
         def shares_fn(theta: Array) -> Array:
-            sigma, _, lam = unpack(theta)
-            return frailty.lifetime_loss_shares(_calibrated_eta(theta, target), sigma, lam)
+            key = np.atleast_2d(theta).tobytes()
+            if key not in memo:  # the components of one source share it
+                memo.clear()
+                sigma, _, lam = unpack(theta)
+                memo[key] = frailty.lifetime_loss_shares(_calibrated_eta(theta, target), sigma, lam)
+            return memo[key]
 
         result = []
         for k in range(len(shares) - 1):
@@ -278,31 +320,48 @@ def _at_bound(x: float, lo: float | None, hi: float | None) -> bool:
     return (lo is not None and x - lo < 1e-6) or (hi is not None and hi - x < 1e-6)
 
 
+@dataclass(frozen=True)
+class Optimum:
+    x: Array  # THETA then the log heterogeneity SDs
+    nll: float
+    converged: bool
+    free: list[int]  # indices not on a bound (the others get no variance)
+    covariance: Array  # of all parameters, zero rows/columns for those on a bound
+
+
+def optimise(comps: list[Component], start: Array = START, polish: bool = True) -> Optimum:
+    """Maximum likelihood for the given components. Quasi-Newton to the optimum, then (with
+    `polish`) a derivative-free polish: finite-difference gradients can make L-BFGS-B stop with
+    a line-search warning at the optimum itself, so the polish confirms it. `converged` is
+    information only: reproducibility is tested by tolerances on the result."""
+    objective = lambda p: _neg_loglik(p, comps)  # noqa: E731
+    first = minimize(objective, start, method="L-BFGS-B", bounds=BOUNDS)
+    best = first
+    if polish:
+        best = minimize(
+            objective,
+            first.x,
+            method="Powell",
+            bounds=BOUNDS,
+            options={"xtol": 1e-8, "ftol": 1e-12, "maxfev": 50000},
+        )
+    converged = bool(best.success) and abs(best.fun - first.fun) < 1e-3
+    free = [i for i, (lo, hi) in enumerate(BOUNDS) if not _at_bound(best.x[i], lo, hi)]
+    hess = _hessian(objective, best.x)[np.ix_(free, free)]
+    cov_all = np.zeros((len(best.x), len(best.x)))
+    cov_all[np.ix_(free, free)] = np.linalg.pinv(hess)
+    return Optimum(np.asarray(best.x, dtype=float), float(best.fun), converged, free, cov_all)
+
+
 def fit(data: PublishedData | None = None) -> dict[str, Any]:
     """Fit and return the parameters document (what `rplcare model fit` writes)."""
     data = data or load_published_data()
     comps = components(data)
-    objective = lambda p: _neg_loglik(p, comps)  # noqa: E731
-    # Quasi-Newton to the optimum, then a derivative-free polish: finite-difference gradients
-    # make L-BFGS-B stop with a line-search warning at the optimum itself, so convergence is
-    # judged by the polish agreeing with it.
-    first = minimize(objective, START, method="L-BFGS-B", bounds=BOUNDS)
-    best = minimize(
-        objective,
-        first.x,
-        method="Powell",
-        bounds=BOUNDS,
-        options={"xtol": 1e-8, "ftol": 1e-12, "maxfev": 50000},
-    )
-    converged = bool(best.success) and abs(best.fun - first.fun) < 1e-3
-    free = [i for i, (lo, hi) in enumerate(BOUNDS) if not _at_bound(best.x[i], lo, hi)]
-    hess = _hessian(objective, best.x)[np.ix_(free, free)]
-    cov_free = np.linalg.inv(hess)
-    cov_all = np.zeros((len(best.x), len(best.x)))
-    cov_all[np.ix_(free, free)] = cov_free
+    opt = optimise(comps)
+    best_x, free, cov_all, converged = opt.x, opt.free, opt.covariance, opt.converged
     n_theta = len(THETA)
-    theta = best.x[:n_theta]
-    taus = np.exp(best.x[n_theta:])
+    theta = best_x[:n_theta]
+    taus = np.exp(best_x[n_theta:])
     residuals = [
         {
             "id": c.id,
@@ -322,7 +381,7 @@ def fit(data: PublishedData | None = None) -> dict[str, Any]:
             "maximum likelihood (L-BFGS-B, then Powell, within bounds); covariance = inverse "
             "observed information (finite differences); parameters on a bound get no variance"
         ),
-        "negative_log_likelihood": float(best.fun),
+        "negative_log_likelihood": opt.nll,
         "converged": converged,
         "at_bound": [name for i, name in enumerate([*THETA, *TAUS]) if i not in free],
         "parameters": {name: float(v) for name, v in zip(THETA, theta, strict=True)},
@@ -340,28 +399,53 @@ def fit(data: PublishedData | None = None) -> dict[str, Any]:
 
 
 def fit_all() -> dict[str, Any]:
-    """Both models, as one versioned document."""
+    """Both models, as one versioned document, with the out-of-sample calibration of their
+    prediction intervals (leave-one-source-out; validate.py)."""
     from importlib import resources
 
     import yaml
 
     from rplcare.prognosis.current import fit_current
+    from rplcare.prognosis.validate import (
+        TARGET_COVERAGE_LOSO,
+        loso_from_fit,
+        new_source_sds,
+    )
 
     data = load_published_data()
     raw = yaml.safe_load(
         resources.files("rplcare.prognosis").joinpath("sources.yaml").read_text("utf-8")
     )
     domain = next_pregnancy_domain(data)
-    return {
+    nxt = fit(data)
+    theta = np.array([nxt["parameters"][k] for k in THETA])
+    doc: dict[str, Any] = {
         "schema": "rplcare.prognosis-parameters/1",
         "data_sha256": sha256(data.raw_text.encode()).hexdigest(),
-        "next_pregnancy": {**fit(data), "domain": domain},
+        "next_pregnancy": {**nxt, "domain": domain},
         "current_pregnancy": {
-            **fit_current(raw["current_pregnancy"]),
+            **fit_current(raw["current_pregnancy"], theta),
             "domain": current_pregnancy_domain(raw["current_pregnancy"], domain["ages"]),
         },
         "context": prediction_context(data),
     }
+    sds = new_source_sds(loso_from_fit(doc))
+    method = (
+        "extra variance for a new source: the smallest that puts at least "
+        f"{TARGET_COVERAGE_LOSO:.0%} of the published figures, each predicted by a refit "
+        "without its source (leave-one-source-out), inside their 95% prediction intervals"
+    )
+    doc["next_pregnancy"]["prediction"] = {
+        "new_source_sd": {"absolute": sds["next-absolute"], "relative": sds["next-relative"]},
+        "target_coverage": TARGET_COVERAGE_LOSO,
+        "method": method,
+    }
+    doc["current_pregnancy"]["prediction"] = {
+        "new_source_sd": sds["current"],
+        "target_coverage": TARGET_COVERAGE_LOSO,
+        "method": method,
+    }
+    return doc
 
 
 def write_parameters(doc: dict[str, Any], path: str) -> None:

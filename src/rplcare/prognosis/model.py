@@ -172,8 +172,11 @@ class FittedModel:
 
     @property
     def prediction_variance(self) -> float:
-        """Extra variance for a new population: between-source plus within-source spread."""
-        return self.taus["between"] ** 2 + self.taus["within"] ** 2
+        """Extra variance for a new population: between-source plus within-source spread,
+        plus the "new source" variance calibrated out of sample (leave-one-source-out,
+        `rplcare model fit`; absent from documents written before it existed)."""
+        extra = self.info.get("prediction", {}).get("new_source_sd", {}).get("absolute", 0.0)
+        return self.taus["between"] ** 2 + self.taus["within"] ** 2 + float(extra) ** 2
 
     def predict(
         self,

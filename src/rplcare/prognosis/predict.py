@@ -183,11 +183,14 @@ def current_pregnancy(
     drivers = [
         f"gestation {weeks} weeks {days} days: risk falls with every week the pregnancy continues",
         (
-            "heartbeat seen: risk after a seen heartbeat (Tong 2008, JMFNM 2022, Westin 2007)"
+            "heartbeat seen: risk after a seen heartbeat (Tong 2008, Simpson 1987, Deaton 1997, "
+            "Westin 2007, Frederiksen 2018 and others; Hyer 2004 in women with recurrent "
+            "miscarriage)"
             if seen
-            else "heartbeat not (yet) confirmed: background risk without that reassurance "
-            "(Ammon Avalos 2012); a scan that looked for a heartbeat and did not find one "
-            "needs clinical review, which this model does not replace"
+            else "heartbeat not (yet) confirmed: an extra risk in the first trimester only, "
+            "without that reassurance (Ammon Avalos 2012 and cohorts counted from a positive "
+            "test); a scan that looked for a heartbeat and did not find one needs clinical "
+            "review, which this model does not replace"
         ),
     ]
     if previous_losses:
