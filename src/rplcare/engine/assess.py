@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 
 from rplcare.domain.case import Case, Outcome
 from rplcare.domain.history import History, age_at, derive_history, person_age
@@ -39,7 +40,7 @@ from rplcare.engine.planning import CareEntry, WorkupEntry, plan_care, plan_work
 from rplcare.engine.profile import evaluate_rule
 from rplcare.knowledge.loader import KnowledgeBase, load_knowledge
 from rplcare.knowledge.profile import Profile
-from rplcare.knowledge.schema import Citation, Verification
+from rplcare.knowledge.schema import Citation, Reference, Verification
 from rplcare.prognosis import predict
 from rplcare.prognosis.cumulative import cumulative_live_birth, describe
 from rplcare.prognosis.model import Estimate, load_parameters
@@ -48,8 +49,13 @@ VERSION = "0.1.0"
 
 
 def _citation(kb: KnowledgeBase, c: Citation) -> CitationOut:
-    ref = kb.references[c.ref]
-    return CitationOut(
+    return _rendered(c, kb.references[c.ref])
+
+
+@lru_cache(maxsize=4096)
+def _rendered(c: Citation, ref: Reference) -> CitationOut:
+    # Citations and references are immutable: each rendering is built once (hot path).
+    return CitationOut.model_construct(
         ref=c.ref, short=ref.short, full=ref.full, url=ref.url, locator=c.locator, note=c.note
     )
 
@@ -74,7 +80,8 @@ def _history_out(case: Case, h: History) -> HistoryOut:
 
 def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
     i = e.item
-    return WorkupOut(
+    # Built from validated knowledge items: construct without re-validating (hot path).
+    return WorkupOut.model_construct(
         id=i.id,
         test=i.test,
         test_label=kb.vocabulary.tests[i.test].label,
@@ -96,7 +103,7 @@ def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
 
 def _care_out(kb: KnowledgeBase, e: CareEntry) -> CareOut:
     i = e.item
-    return CareOut(
+    return CareOut.model_construct(
         id=i.id,
         intervention=i.intervention,
         intervention_label=kb.vocabulary.interventions[i.intervention],
@@ -238,6 +245,7 @@ def _prognosis(
         bmi=life.bmi if life else None,
         smoker=bool(life and life.smoker),
         pcos=bool(case.patient.pcos),
+        first=nxt.miscarriage_risk,  # computed just above: not again
     )
     cumulative = CumulativeOut(
         **describe(setting),

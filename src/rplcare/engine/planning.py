@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from rplcare.domain.case import Case
 from rplcare.engine.conditions import Facts, evaluate
@@ -14,13 +14,14 @@ from rplcare.engine.evidence import Findings, results
 from rplcare.knowledge.schema import Investigation, Item, Recommendation, Treatment
 
 ItemT = TypeVar("ItemT", bound=Item)
+WorkupStatus = Literal["to_do", "optional", "done", "repeat", "not_indicated"]
 
 
 @dataclass(frozen=True)
 class WorkupEntry:
     item: Investigation
     recommendation: Recommendation
-    status: str
+    status: WorkupStatus
     due_date: date | None
     note: str | None
 
@@ -52,6 +53,7 @@ def plan_workup(
             if recommendation is Recommendation.RECOMMENDED:
                 recommendation = Recommendation.CONSIDER
         due = findings.repeat_due.get(item.test)
+        status: WorkupStatus
         if due is not None:
             status = "repeat"
             if due < case.as_of:

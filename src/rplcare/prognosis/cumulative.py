@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from scipy import optimize, special
 
 from rplcare.prognosis import frailty
 from rplcare.prognosis.data import Setting
@@ -127,13 +126,15 @@ def pregnancy_risks(
     smoker: bool = False,
     pcos: bool = False,
     model: FittedModel | None = None,
+    first: Estimate | None = None,
 ) -> PregnancyRisks | str:
     """The fitted per-pregnancy risks as she ages and loses pregnancies, or why the first one
     lies outside the model's data. Later ages and loss counts beyond the data are held at the
     last covered value. The standard errors are the first pregnancy's (one delta-method
     evaluation stands for the whole table: they barely move with a year of age or a loss)."""
     model = model or load_model()
-    first = estimates(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos, model=model)[0]
+    if first is None:
+        first = estimates(age, history, setting, bmi=bmi, smoker=smoker, pcos=pcos, model=model)[0]
     if first.estimate is None or first.confidence_interval is None or first.interval is None:
         return first.reason or "outside the model's data"
     domain = model.info["domain"]
@@ -167,6 +168,14 @@ STOPPED = MAX_EXTRA + 2
 N_STATES = MAX_EXTRA + 3
 
 
+def _roots_jacobi(n: int, alpha: float, beta: float) -> tuple[Array, Array]:
+    # SciPy's import takes most of a second: prediction reads stored grids instead (below).
+    from scipy import special
+
+    x, w = special.roots_jacobi(n, alpha, beta)
+    return np.asarray(x), np.asarray(w)
+
+
 def fecundability_grid(mu_logit: Array, log_kappa: Array) -> tuple[Array, Array]:
     """(draws, GRID) fecundabilities and their weights: Gauss-Jacobi quadrature of each draw's
     beta law (exact for polynomials in f up to degree 2 GRID - 1)."""
@@ -175,7 +184,7 @@ def fecundability_grid(mu_logit: Array, log_kappa: Array) -> tuple[Array, Array]
     nodes = np.zeros((len(mu), GRID))
     weights = np.zeros((len(mu), GRID))
     for i, (m, k) in enumerate(zip(mu, kappa, strict=True)):
-        x, w = special.roots_jacobi(GRID, (1 - m) * k - 1, m * k - 1)
+        x, w = _roots_jacobi(GRID, (1 - m) * k - 1, m * k - 1)
         nodes[i], weights[i] = (1 + x) / 2, w / w.sum()
     return np.clip(nodes, 1e-12, 1 - 1e-12), weights
 
@@ -338,6 +347,8 @@ def fit_calibration() -> Calibration:
     """Maximum likelihood for PHI and log tau against the published cohort figures."""
     targets = tuple(load_explorer()["cumulative"]["calibration"])
     start = np.array([-1.5, -1.5, np.log(3.0), 0.0, np.log(0.2)])
+    from scipy import optimize
+
     res = optimize.minimize(_nll, start, args=(targets,), method="L-BFGS-B")
     x = np.asarray(res.x)
     hess = _hessian(lambda v: _nll(v, targets), x)
@@ -356,7 +367,16 @@ def calibration_inputs_sha() -> str:
     return sha256(explorer + params.encode()).hexdigest()
 
 
+def _grids_for(cal: Calibration, setting: Setting) -> tuple[Array, Array]:
+    """Fecundability quadrature for the centre and for each calibrated parameter nudged by
+    STEP (rows: centre, then PHI in order): the same for every woman of a setting."""
+    phis = np.repeat(cal.phi[None, :], 1 + len(PHI), axis=0)
+    phis[1:] += STEP * np.eye(len(PHI))
+    return fecundability_grid(phis[:, SETTINGS.index(setting)], phis[:, 2])
+
+
 def calibration_document(cal: Calibration) -> dict[str, Any]:
+    grids = {s: _grids_for(cal, s) for s in SETTINGS}
     return {
         "schema": "rplcare.cumulative-calibration/1",
         "inputs_sha256": calibration_inputs_sha(),
@@ -364,19 +384,28 @@ def calibration_document(cal: Calibration) -> dict[str, Any]:
         "covariance": cal.covariance.tolist(),
         "tau": cal.tau,
         "summary": cal.as_dict(),
+        # Quadrature nodes and weights per setting, so that prediction needs no SciPy.
+        "grids": {s: {"nodes": f.tolist(), "weights": w.tolist()} for s, (f, w) in grids.items()},
     }
+
+
+@cache
+def _stored() -> dict[str, Any] | None:
+    path = resources.files("rplcare.prognosis").joinpath(CALIBRATION_FILE)
+    if not path.is_file():
+        return None
+    doc = dict(json.loads(path.read_text("utf-8")))
+    return doc if doc.get("inputs_sha256") == calibration_inputs_sha() else None
 
 
 @cache
 def calibrate() -> Calibration:
     """The stored calibration when it matches the current inputs; otherwise fitted now."""
-    path = resources.files("rplcare.prognosis").joinpath(CALIBRATION_FILE)
-    if path.is_file():
-        doc = json.loads(path.read_text("utf-8"))
-        if doc.get("inputs_sha256") == calibration_inputs_sha():
-            targets = tuple(load_explorer()["cumulative"]["calibration"])
-            phi = np.array([doc["parameters"][k] for k in PHI])
-            return Calibration(phi, np.array(doc["covariance"]), float(doc["tau"]), targets)
+    doc = _stored()
+    if doc is not None:
+        targets = tuple(load_explorer()["cumulative"]["calibration"])
+        phi = np.array([doc["parameters"][k] for k in PHI])
+        return Calibration(phi, np.array(doc["covariance"]), float(doc["tau"]), targets)
     return fit_calibration()
 
 
@@ -389,12 +418,11 @@ STEP = 1e-3
 
 @cache
 def _grid(setting: Setting) -> tuple[Array, Array]:
-    """Fecundability quadrature for the centre and for each calibrated parameter nudged by
-    STEP (rows: centre, then PHI in order): the same for every woman of a setting."""
-    cal = calibrate()
-    phis = np.repeat(cal.phi[None, :], 1 + len(PHI), axis=0)
-    phis[1:] += STEP * np.eye(len(PHI))
-    return fecundability_grid(phis[:, SETTINGS.index(setting)], phis[:, 2])
+    doc = _stored()
+    if doc is not None and "grids" in doc:
+        g = doc["grids"][setting]
+        return np.array(g["nodes"]), np.array(g["weights"])
+    return _grids_for(calibrate(), setting)
 
 
 def cumulative_live_birth(
@@ -407,6 +435,7 @@ def cumulative_live_birth(
     pcos: bool = False,
     years: Sequence[int] = YEARS,
     model: FittedModel | None = None,
+    first: Estimate | None = None,
 ) -> list[YearEstimate]:
     """Chance of starting, within each horizon from now, the pregnancy that ends in a live
     birth, in the given setting; out-of-range estimates, with the reason, when the
@@ -418,8 +447,9 @@ def cumulative_live_birth(
     interval adds the between-study spread tau to the mean fecundability."""
     horizon = max(years)
     risks = pregnancy_risks(
-        age, history, setting, horizon, bmi=bmi, smoker=smoker, pcos=pcos, model=model
-    )
+        age, history, setting, horizon, bmi=bmi, smoker=smoker, pcos=pcos, model=model,
+        first=first,
+    )  # fmt: skip
     if isinstance(risks, str):
         return [YearEstimate(y, Estimate.outside(risks)) for y in years]
     cal = calibrate()

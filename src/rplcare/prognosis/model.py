@@ -178,6 +178,10 @@ class FittedModel:
         extra = self.info.get("prediction", {}).get("new_source_sd", {}).get("absolute", 0.0)
         return self.taus["between"] ** 2 + self.taus["within"] ** 2 + float(extra) ** 2
 
+    def central(self, age: float, history: str, setting: Setting) -> float:
+        """The point estimate alone (no intervals), for the drivers' comparisons."""
+        return float(risk(self.theta, age, history, setting)[0])
+
     def predict(
         self,
         age: float,

@@ -105,7 +105,7 @@ def _drivers(
     pcos: bool,
     other: float,
 ) -> list[str]:
-    base = model.predict(age, "", "population").estimate or 0.0
+    base = model.central(age, "", "population")
     out = [
         f"age {age:g}: {_pct(base)} for a pregnancy at this age with no earlier pregnancies "
         "(registry data)"
@@ -113,7 +113,7 @@ def _drivers(
     recent = len(history) - len(history.rstrip("L"))
     births = history.count("B")
     if history:
-        with_history = model.predict(age, history, "population").estimate or 0.0
+        with_history = model.central(age, history, "population")
         parts = []
         if recent:
             since = " since the last birth" if births else ""
@@ -136,7 +136,7 @@ def _drivers(
             else f"{', '.join(parts)}: {_pct(with_history)} ({why})"
         )
     if setting == "clinic":
-        clinic = model.predict(age, history, "clinic").estimate or 0.0
+        clinic = model.central(age, history, "clinic")
         out.append(
             f"RPL-clinic setting: {_pct(clinic)}; couples seen in RPL clinics after a work-up "
             "miscarry less than registry figures for the same history suggest"
