@@ -78,10 +78,27 @@ def _history_out(case: Case, h: History) -> HistoryOut:
     )
 
 
+#: Output rows depend only on the (immutable) knowledge item and, for the work-up, on its
+#: position, status, due date and note in this case: each is built once and then shared (the
+#: models are frozen). Keyed by the item's identity, kept alive beside the row.
+_ROWS: dict[tuple[object, ...], tuple[object, WorkupOut | CareOut]] = {}
+_ROWS_MAX = 20_000
+
+
+def _remember(key: tuple[object, ...], item: object, row: WorkupOut | CareOut) -> None:
+    if len(_ROWS) >= _ROWS_MAX:
+        _ROWS.clear()
+    _ROWS[key] = (item, row)
+
+
 def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
     i = e.item
+    key = (id(kb), id(i), e.recommendation, e.status, e.due_date, e.note)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0] is i and isinstance(hit[1], WorkupOut):
+        return hit[1]
     # Built from validated knowledge items: construct without re-validating (hot path).
-    return WorkupOut.model_construct(
+    row = WorkupOut.model_construct(
         id=i.id,
         test=i.test,
         test_label=kb.vocabulary.tests[i.test].label,
@@ -99,11 +116,17 @@ def _workup_out(kb: KnowledgeBase, e: WorkupEntry) -> WorkupOut:
         citation_detail=_citation(kb, i.citation),
         verification=i.verification.value,
     )
+    _remember(key, i, row)
+    return row
 
 
 def _care_out(kb: KnowledgeBase, e: CareEntry) -> CareOut:
     i = e.item
-    return CareOut.model_construct(
+    key = (id(kb), id(i))
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0] is i and isinstance(hit[1], CareOut):
+        return hit[1]
+    row = CareOut.model_construct(
         id=i.id,
         intervention=i.intervention,
         intervention_label=kb.vocabulary.interventions[i.intervention],
@@ -118,6 +141,8 @@ def _care_out(kb: KnowledgeBase, e: CareEntry) -> CareOut:
         citation_detail=_citation(kb, i.citation),
         verification=i.verification.value,
     )
+    _remember(key, i, row)
+    return row
 
 
 def _disagreements(
