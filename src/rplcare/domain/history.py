@@ -10,6 +10,7 @@ definition counts them as losses nor are they a pregnancy carried on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -113,13 +114,13 @@ class History:
     def births_before(self, event: Event) -> list[Event]:
         return [e for e in self.events[: self.events.index(event)] if e.is_birth]
 
-    def longest_run_of(self, kinds: set[LossKind]) -> list[Event]:
-        """The longest run of consecutive losses of these kinds: other losses, ectopic and molar
+    def longest_run_of(self, qualifies: Callable[[Event], bool]) -> list[Event]:
+        """The longest run of consecutive qualifying losses: other losses, ectopic and molar
         pregnancies are passed over; a birth or a termination ends the run."""
         best: list[Event] = []
         run: list[Event] = []
         for e in self.events:
-            if e.loss_kind in kinds:
+            if qualifies(e):
                 run.append(e)
                 best = max(best, run, key=len)
             elif e.loss_kind is None and e.pregnancy.outcome not in _NEITHER:

@@ -63,7 +63,7 @@ def classify(
     second = history.losses(LossKind.SECOND_TRIMESTER)
     main = history.losses(*counted_kinds)
     if rule.consecutive_required:
-        run = history.longest_run_of(counted_kinds)
+        run = history.longest_run_of(lambda e: e.loss_kind in counted_kinds)
         if len(run) < len(main):
             reasons.append(
                 f"consecutive: the longest run of consecutive counted losses is {len(run)} "

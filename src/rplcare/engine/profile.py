@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rplcare.domain.case import Case, Outcome
+from rplcare.domain.case import Case
 from rplcare.domain.history import Event, History, age_at, person_age
 from rplcare.knowledge.profile import EligibilityRule
-
-_PASSED_OVER = {Outcome.ECTOPIC, Outcome.MOLAR}
 
 
 @dataclass(frozen=True)
@@ -31,25 +29,11 @@ def _qualifies(e: Event, rule: EligibilityRule) -> bool:
     return rule.loss_weeks_before is None or weeks < rule.loss_weeks_before
 
 
-def _longest_run(history: History, rule: EligibilityRule) -> list[Event]:
-    """Qualifying losses in a row: other losses, ectopic and molar pregnancies are passed over;
-    a birth or a termination ends the run."""
-    best: list[Event] = []
-    run: list[Event] = []
-    for e in history.events:
-        if _qualifies(e, rule):
-            run.append(e)
-            best = max(best, run, key=len)
-        elif e.loss_kind is None and e.pregnancy.outcome not in _PASSED_OVER:
-            run = []
-    return best
-
-
 def evaluate_rule(rule: EligibilityRule, case: Case, history: History) -> RuleResult:
     reasons: list[str] = []
     met: bool | None = True
     losses = (
-        _longest_run(history, rule)
+        history.longest_run_of(lambda e: _qualifies(e, rule))
         if rule.consecutive
         else [e for e in history.events if _qualifies(e, rule)]
     )
