@@ -236,14 +236,13 @@ def _prognosis(
         else "population: no RPL definition is met"
     )
     life = case.lifestyle
-    nxt = predict.next_pregnancy(
-        age,
-        history_sequence(history),
-        setting,
-        bmi=life.bmi if life else None,
-        smoker=bool(life and life.smoker),
-        pcos=bool(case.patient.pcos),
+    sequence = history_sequence(history)
+    bmi, smoker, pcos = (
+        life.bmi if life else None,
+        bool(life and life.smoker),
+        bool(case.patient.pcos),
     )
+    nxt = predict.next_pregnancy(age, sequence, setting, bmi=bmi, smoker=smoker, pcos=pcos)
     current = None
     cp = case.current_pregnancy
     if cp is not None:
@@ -264,14 +263,9 @@ def _prognosis(
             ],
         )
     years = cumulative_live_birth(
-        age,
-        history_sequence(history),
-        setting,
-        bmi=life.bmi if life else None,
-        smoker=bool(life and life.smoker),
-        pcos=bool(case.patient.pcos),
+        age, sequence, setting, bmi=bmi, smoker=smoker, pcos=pcos,
         first=nxt.miscarriage_risk,  # computed just above: not again
-    )
+    )  # fmt: skip
     cumulative = CumulativeOut(
         **describe(setting),
         years=[YearOut.model_validate(y.as_dict()) for y in years],

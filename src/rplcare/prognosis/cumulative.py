@@ -44,18 +44,16 @@ from typing import Any
 import numpy as np
 import yaml
 
-from rplcare.prognosis import frailty
 from rplcare.prognosis.data import Setting
 from rplcare.prognosis.frailty import Array, expit, logit
 from rplcare.prognosis.model import (
     Z95,
     Estimate,
     FittedModel,
-    age_curve,
     covariate_shift,
     load_model,
     load_parameters,
-    unpack,
+    risk,
 )
 from rplcare.prognosis.predict import estimates
 
@@ -138,17 +136,13 @@ def pregnancy_risks(
     if first.estimate is None or first.confidence_interval is None or first.interval is None:
         return first.reason or "outside the model's data"
     domain = model.info["domain"]
-    theta = model.theta[None, :]
-    sigma, rho, _ = unpack(theta)
     ages = np.minimum(age + np.arange(n_years, dtype=float), float(domain["ages"][1]))
-    eta = age_curve(theta, ages) + covariate_shift(model.effects, bmi, smoker, pcos)
-    if setting == "clinic":
-        eta = eta + theta[0, 7]
+    shift = covariate_shift(model.effects, bmi, smoker, pcos)
     room = max(int(domain["losses"][1]) - history.count("L"), 0)
     logits = np.zeros((n_years, MAX_EXTRA + 1))
     for j in range(MAX_EXTRA + 1):
         h = history + "L" * min(j, room)
-        r = frailty.next_risk(h, eta, np.full(n_years, sigma[0]), np.full(n_years, rho[0]))
+        r = risk(model.theta, ages, h, setting, shift)
         logits[:, j] = logit(np.clip(r, 1e-12, 1 - 1e-12))
     keep = np.array([1.0 - model.other_loss_risk(float(a)) for a in ages])
     shape = logits.shape

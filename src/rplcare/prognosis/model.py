@@ -69,13 +69,17 @@ def covariate_shift(
     return shift
 
 
-def risk(theta: Array, age: float, history: str, setting: Setting, shift: float = 0.0) -> Array:
-    """Miscarriage risk of the next pregnancy for a batch of parameter vectors."""
+def risk(
+    theta: Array, age: float | Array, history: str, setting: Setting, shift: float = 0.0
+) -> Array:
+    """Miscarriage risk of the next pregnancy for a batch of parameter vectors, or for one
+    parameter vector at a batch of ages."""
     theta = np.atleast_2d(theta)
     sigma, rho, _ = unpack(theta)
     eta = age_curve(theta, age) + shift
     if setting == "clinic":
         eta = eta + theta[..., 7]
+    sigma, rho = np.broadcast_to(sigma, eta.shape), np.broadcast_to(rho, eta.shape)
     return frailty.next_risk(history, eta, sigma, rho)
 
 
