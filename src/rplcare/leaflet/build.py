@@ -804,6 +804,21 @@ def _result_text(w: _Writer, result: str | None, value: float | None, unit: str 
     return w.loc.join(parts) or "-"
 
 
+def _finding_rows(w: _Writer, findings: list[tuple[str, str]]) -> tuple[tuple[Cell, ...], ...]:
+    """(category, status) -> a table row: plain name, finding, what it means."""
+    rows = []
+    for category, status in findings:
+        item = w.content.causes.get(category)
+        rows.append(
+            (
+                Cell(w.label(w.content.causes, category)),
+                Cell(w._(CAUSE_STATUS[status])),
+                w.explained(item) if item else Cell(""),
+            )
+        )
+    return tuple(rows)
+
+
 def _your_results(
     w: _Writer,
     a: Assessment,
@@ -832,41 +847,23 @@ def _your_results(
         blocks.append(Para(_("Your clinic has not entered any test results yet.")))
     present = [r for r in a.risk_factors if r.status == "present"]
     shown = [c for c in a.causes if c.status != "excluded"]
-    rows_c = []
-    for cause in shown:
-        item = w.content.causes.get(cause.category)
-        rows_c.append(
-            (
-                Cell(w.label(w.content.causes, cause.category)),
-                Cell(_(CAUSE_STATUS[cause.status])),
-                w.explained(item) if item else Cell(""),
-            )
-        )
+    rows_c = _finding_rows(w, [(c.category, c.status) for c in shown])
     if rows_c:
         blocks.append(
             Table(
                 caption=_("What your results may mean"),
                 headers=(_("Possible cause"), _("Finding"), _("What it means")),
-                rows=tuple(rows_c),
+                rows=rows_c,
             )
         )
     # Risk factors are not causes: their own table, headed as something you can change.
-    rows_r = []
-    for risk in present:
-        item = w.content.causes.get(risk.category)
-        rows_r.append(
-            (
-                Cell(w.label(w.content.causes, risk.category)),
-                Cell(_(CAUSE_STATUS[risk.status])),
-                w.explained(item) if item else Cell(""),
-            )
-        )
+    rows_r = _finding_rows(w, [(r.category, r.status) for r in present])
     if rows_r:
         blocks.append(
             Table(
                 caption=_("Risk factors you can change"),
                 headers=(_("Risk factor"), _("Finding"), _("What it means")),
-                rows=tuple(rows_r),
+                rows=rows_r,
             )
         )
     excluded = [c for c in a.causes if c.status == "excluded"]
