@@ -117,28 +117,30 @@ class History:
     def longest_run_of(self, qualifies: Callable[[Event], bool]) -> list[Event]:
         """The longest run of consecutive qualifying losses: other losses, ectopic and molar
         pregnancies are passed over; a birth or a termination ends the run."""
+        return self._longest_run(
+            qualifies,
+            ends_run=lambda e: e.loss_kind is None and e.pregnancy.outcome not in _NEITHER,
+        )
+
+    def longest_consecutive_run(self, qualifies: set[int]) -> list[Event]:
+        """Longest run of consecutive losses whose indexes are in `qualifies` (ectopic and
+        molar pregnancies are passed over, anything else breaks the run)."""
+        return self._longest_run(
+            lambda e: e.index in qualifies, ends_run=lambda e: e.pregnancy.outcome not in _NEITHER
+        )
+
+    def _longest_run(
+        self, qualifies: Callable[[Event], bool], ends_run: Callable[[Event], bool]
+    ) -> list[Event]:
+        """The first of the longest runs of qualifying events; events that neither qualify nor
+        end the run are passed over."""
         best: list[Event] = []
         run: list[Event] = []
         for e in self.events:
             if qualifies(e):
                 run.append(e)
                 best = max(best, run, key=len)
-            elif e.loss_kind is None and e.pregnancy.outcome not in _NEITHER:
-                run = []
-        return list(best)
-
-    def longest_consecutive_run(self, qualifies: set[int]) -> list[Event]:
-        """Longest run of consecutive losses whose indexes are in `qualifies` (ectopic and
-        molar pregnancies are passed over, anything else breaks the run)."""
-        best: list[Event] = []
-        run: list[Event] = []
-        for e in self.events:
-            if e.index in qualifies:
-                run.append(e)
-                best = max(best, run, key=len)
-            elif e.pregnancy.outcome in _NEITHER:
-                continue
-            else:
+            elif ends_run(e):
                 run = []
         return list(best)
 
