@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import lru_cache
+from typing import Literal
 
 from rplcare.domain.case import Case, Outcome
 from rplcare.domain.history import History, age_at, derive_history, person_age
@@ -81,11 +82,13 @@ def _history_out(case: Case, h: History) -> HistoryOut:
 #: Output rows depend only on the (immutable) knowledge item and, for the work-up, on its
 #: position, status, due date and note in this case: each is built once and then shared (the
 #: models are frozen). Keyed by the item's identity, kept alive beside the row.
-_ROWS: dict[tuple[object, ...], tuple[object, WorkupOut | CareOut]] = {}
+_ROWS: dict[tuple[object, ...], tuple[object, WorkupOut | CareOut | DisagreementOut]] = {}
 _ROWS_MAX = 20_000
 
 
-def _remember(key: tuple[object, ...], item: object, row: WorkupOut | CareOut) -> None:
+def _remember(
+    key: tuple[object, ...], item: object, row: WorkupOut | CareOut | DisagreementOut
+) -> None:
     if len(_ROWS) >= _ROWS_MAX:
         _ROWS.clear()
     _ROWS[key] = (item, row)
@@ -145,28 +148,54 @@ def _care_out(kb: KnowledgeBase, e: CareEntry) -> CareOut:
     return row
 
 
+TopicKind = Literal["test", "intervention"]
+
+
 def _disagreements(
     workup: list[WorkupOut], care: list[CareOut], kb: KnowledgeBase
 ) -> list[DisagreementOut]:
     out: list[DisagreementOut] = []
-    rows: list[tuple[str, str, str, str, str]] = [
+    rows: list[tuple[TopicKind, str, str, str, str]] = [
         # The published position: a guideline whose definition is not met (evaluation at
         # discretion) does not disagree about the test itself.
         *(("test", w.test, w.guideline, w.published_recommendation, w.id) for w in workup),
         *(("intervention", c.intervention, c.guideline, c.recommendation, c.id) for c in care),
     ]
-    grouped: dict[tuple[str, str], list[Position]] = defaultdict(list)
+    grouped: dict[tuple[TopicKind, str], list[tuple[str, str, str]]] = defaultdict(list)
     for kind, topic, guideline, rec, item_id in rows:
-        grouped[(kind, topic)].append(Position(guideline=guideline, recommendation=rec, id=item_id))
+        grouped[(kind, topic)].append((guideline, rec, item_id))
     for (kind, topic), positions in grouped.items():
-        if len({p.recommendation for p in positions}) > 1:
+        if len({rec for _, rec, _ in positions}) > 1:
             label = (
                 kb.vocabulary.tests[topic].label
                 if kind == "test"
                 else kb.vocabulary.interventions[topic]
             )
-            out.append(DisagreementOut(topic=label, kind=kind, positions=positions))
+            out.append(_disagreement(kb, kind, topic, label, positions))
     return out
+
+
+def _disagreement(
+    kb: KnowledgeBase,
+    kind: TopicKind,
+    topic: str,
+    label: str,
+    positions: list[tuple[str, str, str]],
+) -> DisagreementOut:
+    key = (id(kb), "disagreement", kind, topic, *positions)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0] is kb and isinstance(hit[1], DisagreementOut):
+        return hit[1]
+    # Built from validated rows: no re-validation on the hot path; shared like the rows.
+    row = DisagreementOut.model_construct(
+        topic=label,
+        kind=kind,
+        positions=[
+            Position.model_construct(guideline=g, recommendation=r, id=i) for g, r, i in positions
+        ],
+    )
+    _remember(key, kb, row)
+    return row
 
 
 def _risk(e: Estimate) -> RiskOut:
@@ -365,8 +394,9 @@ def assess(
         for gid, c in classifications.items()
     }
     labels = kb.vocabulary.labels
-    unverified = sum(w.verification == Verification.UNVERIFIED.value for w in workup) + sum(
-        c.verification == Verification.UNVERIFIED.value for c in care
+    unverified_tag = Verification.UNVERIFIED.value
+    unverified = sum(w.verification == unverified_tag for w in workup) + sum(
+        c.verification == unverified_tag for c in care
     )
     warnings = list(findings.warnings)
     if unverified:

@@ -10,7 +10,7 @@ from typing import Literal, TypeVar
 from rplcare.domain.case import Case
 from rplcare.engine.conditions import Facts, evaluate
 from rplcare.engine.definitions import Evaluation
-from rplcare.engine.evidence import Findings, results
+from rplcare.engine.evidence import Findings
 from rplcare.knowledge.schema import Investigation, Item, Recommendation, Treatment
 
 ItemT = TypeVar("ItemT", bound=Item)
@@ -42,12 +42,14 @@ def plan_workup(
     facts_for: Callable[[str], Facts],
 ) -> list[WorkupEntry]:
     out: list[WorkupEntry] = []
+    tested = {t.code for t in case.tests}
+    not_indicated, discretionary = Evaluation.NOT_INDICATED.value, Evaluation.DISCRETIONARY.value
     for item in applicable(items, facts_for):
         evaluation = facts_for(item.guideline).get("evaluation")
         recommendation, note = item.recommendation, item.note
-        if item.requires_evaluation and evaluation == Evaluation.NOT_INDICATED.value:
+        if item.requires_evaluation and evaluation == not_indicated:
             continue
-        if item.requires_evaluation and evaluation == Evaluation.DISCRETIONARY.value:
+        if item.requires_evaluation and evaluation == discretionary:
             discretion = "definition not met: evaluation at the clinician's discretion"
             note = f"{discretion}. {note}" if note else discretion
             if recommendation is Recommendation.RECOMMENDED:
@@ -59,7 +61,7 @@ def plan_workup(
             if due < case.as_of:
                 overdue = f"repeat overdue since {due}"
                 note = f"{overdue}. {note}" if note else overdue
-        elif results(case, item.test):
+        elif item.test in tested:
             status = "done"
         elif recommendation is Recommendation.NOT_RECOMMENDED:
             status = "not_indicated"

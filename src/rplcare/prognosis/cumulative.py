@@ -53,7 +53,7 @@ from rplcare.prognosis.model import (
     covariate_shift,
     load_model,
     load_parameters,
-    risk,
+    risks_after_more_losses,
 )
 from rplcare.prognosis.predict import estimates
 
@@ -139,11 +139,11 @@ def pregnancy_risks(
     ages = np.minimum(age + np.arange(n_years, dtype=float), float(domain["ages"][1]))
     shift = covariate_shift(model.effects, bmi, smoker, pcos)
     room = max(int(domain["losses"][1]) - history.count("L"), 0)
-    logits = np.zeros((n_years, MAX_EXTRA + 1))
-    for j in range(MAX_EXTRA + 1):
-        h = history + "L" * min(j, room)
-        r = risk(model.theta, ages, h, setting, shift)
-        logits[:, j] = logit(np.clip(r, 1e-12, 1 - 1e-12))
+    covered = min(MAX_EXTRA, room)
+    r = risks_after_more_losses(model.theta, ages, history, setting, shift, covered)
+    # further losses beyond the data keep the last covered risk
+    r = np.concatenate([r, np.repeat(r[:, -1:], MAX_EXTRA - covered, axis=1)], axis=1)
+    logits = logit(np.clip(r, 1e-12, 1 - 1e-12))
     keep = np.array([1.0 - model.other_loss_risk(float(a)) for a in ages])
     shape = logits.shape
     return PregnancyRisks(
@@ -224,28 +224,36 @@ def live_birth_curve(
     (draws, years, MAX_EXTRA + 1); `stop` is (draws,)."""
     f, w = grid
     draws, n_years = mis_logit.shape[0], mis_logit.shape[1]
-    dist = np.zeros((draws, GRID, N_STATES))
-    dist[:, :, 0] = w
-    out = np.zeros((draws, n_years))
+    # Every year's monthly transition probabilities at once, (draws, years, GRID, J)...
+    ft = expit(logit(f)[:, None, :] + shift[12 * np.arange(n_years)][None, :, None])[..., None]
+    p = expit(mis_logit)[:, :, None, :]
+    kept = keep[None, :n_years, None, None]
+    s = stop[:, None, None, None]
+    live = ft * (1 - p) * kept
+    other = ft * (1 - p) * (1 - kept)
+    mis = ft * p
+    stay = (1 - ft) + other * (1 - s)
+    onward = mis * (1 - s)
+    stopping = (mis + other) * s
     j = np.arange(MAX_EXTRA + 1)
     nxt = np.minimum(j + 1, MAX_EXTRA)
-    s = stop[:, None, None]
+    dist = np.zeros((draws, GRID, 1, N_STATES))
+    dist[:, :, 0, 0] = w
+    out = np.zeros((draws, n_years))
+    # ...but the matrices a year at a time: stacks of all years are large enough for the
+    # allocator to hand out fresh pages on every product, which cost more than the products.
     for y in range(n_years):
-        ft = expit(logit(f) + shift[12 * y])[:, :, None]  # (draws, GRID, 1)
-        p = expit(mis_logit[:, y, :])[:, None, :]  # (draws, 1, J)
-        live = ft * (1 - p) * keep[y]
-        other = ft * (1 - p) * (1 - keep[y])
-        mis = ft * p
         m = np.zeros((draws, GRID, N_STATES, N_STATES))
-        m[:, :, j, j] = (1 - ft) + other * (1 - s)
-        m[:, :, j, nxt] += mis * (1 - s)
-        m[:, :, j, LIVE] = live
-        m[:, :, j, STOPPED] = (mis + other) * s
-        m[:, :, LIVE, LIVE] = 1.0
-        m[:, :, STOPPED, STOPPED] = 1.0
-        year = np.linalg.matrix_power(m, 12)
-        dist = np.einsum("dgi,dgij->dgj", dist, year)
-        out[:, y] = dist[:, :, LIVE].sum(axis=1)
+        m[..., j, j] = stay[:, y]
+        m[..., j, nxt] += onward[:, y]
+        m[..., j, LIVE] = live[:, y]
+        m[..., j, STOPPED] = stopping[:, y]
+        m[..., LIVE, LIVE] = 1.0
+        m[..., STOPPED, STOPPED] = 1.0
+        # twelve months by squaring (np.linalg.matrix_power is much slower on stacks)
+        m4 = (m2 := m @ m) @ m2
+        dist = dist @ ((m4 @ m4) @ m4)
+        out[:, y] = dist[:, :, 0, LIVE].sum(axis=1)
     return out
 
 

@@ -78,6 +78,23 @@ def next_risk(history: str, eta: Array, sigma: Array, rho: Array) -> Array:
     return np.asarray((posterior(history, eta, sigma, rho) * p).sum(axis=-1), dtype=float)
 
 
+def next_risks_after_more_losses(
+    history: str, eta: Array, sigma: Array, rho: Array, more: int
+) -> Array:
+    """Risk of the next pregnancy after `history` followed by 0..`more` further losses;
+    shape (batch, more + 1). One Bayes pass: each further loss multiplies the weights by p,
+    so the table costs one posterior instead of `more + 1`."""
+    p = grid_risk(eta, sigma)
+    w = posterior(history, eta, sigma, rho)
+    out = np.empty((*p.shape[:-1], more + 1))
+    for j in range(more + 1):
+        if j:
+            w = w * p
+            w /= w.sum(axis=-1, keepdims=True)
+        out[..., j] = (w * p).sum(axis=-1)
+    return out
+
+
 def lifetime_loss_shares(eta: Array, sigma: Array, lam: Array, k_max: int = 4) -> Array:
     """Share of women with 0..k_max-1 and >= k_max lifetime losses when the number of
     pregnancies is 1 + Poisson(lam) (no renewal); shape (batch, k_max + 1)."""

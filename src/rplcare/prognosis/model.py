@@ -83,6 +83,19 @@ def risk(
     return frailty.next_risk(history, eta, sigma, rho)
 
 
+def risks_after_more_losses(
+    theta: Array, ages: Array, history: str, setting: Setting, shift: float, more: int
+) -> Array:
+    """`risk` at each age after `history` plus 0..`more` further losses: (ages, more + 1)."""
+    theta = np.atleast_2d(theta)
+    sigma, rho, _ = unpack(theta)
+    eta = age_curve(theta, ages) + shift
+    if setting == "clinic":
+        eta = eta + theta[..., 7]
+    sigma, rho = np.broadcast_to(sigma, eta.shape), np.broadcast_to(rho, eta.shape)
+    return frailty.next_risks_after_more_losses(history, eta, sigma, rho, more)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A probability with its intervals, or (outside the model's data) no number at all:
