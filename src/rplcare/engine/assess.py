@@ -284,7 +284,11 @@ def _prognosis(
             previous_losses=history.losses_total,
             loss_risk_to_12_weeks=_risk(c.loss_to_12_weeks),
             loss_risk_to_20_weeks=_risk(c.loss_to_20_weeks),
-            curve_to_20_weeks=[CurvePoint(day=int(p["day"]), risk=p["risk"]) for p in c.curve],
+            # about a hundred points of (int, float) from the model: not re-validated
+            curve_to_20_weeks=[
+                CurvePoint.model_construct(day=int(p["day"]), risk=float(p["risk"]))
+                for p in c.curve
+            ],
             drivers=list(c.drivers),
             not_covered=[
                 *missing,

@@ -156,10 +156,18 @@ def pregnancy_risks(
 
 # ---------------------------------------------------------------- the chain
 
-#: States: 0..MAX_EXTRA = trying after that many further losses; then live birth; then stopped.
+#: States: 0..MAX_EXTRA = trying after that many further losses; then live birth. A woman who
+#: stops trying leaves the chain (only the live-birth state is read).
 LIVE = MAX_EXTRA + 1
-STOPPED = MAX_EXTRA + 2
-N_STATES = MAX_EXTRA + 3
+N_STATES = MAX_EXTRA + 2
+_J = np.arange(MAX_EXTRA + 1)
+#: Flat positions in a (N_STATES, N_STATES) matrix: staying put, one more loss, a live birth
+#: (all from the trying states), and the live birth kept.
+_STAY = _J * N_STATES + _J
+_ONWARD = _J[:-1] * N_STATES + _J[:-1] + 1
+_BIRTH = _J * N_STATES + LIVE
+_KEPT = np.array([LIVE * N_STATES + LIVE])
+_ENTRIES = np.concatenate([_STAY, _ONWARD, _BIRTH, _KEPT])
 
 
 def _roots_jacobi(n: int, alpha: float, beta: float) -> tuple[Array, Array]:
@@ -234,22 +242,20 @@ def live_birth_curve(
     mis = ft * p
     stay = (1 - ft) + other * (1 - s)
     onward = mis * (1 - s)
-    stopping = (mis + other) * s
-    j = np.arange(MAX_EXTRA + 1)
-    nxt = np.minimum(j + 1, MAX_EXTRA)
+    # after the last tracked loss, a further loss keeps the same (last) risk
+    stay[..., MAX_EXTRA] += onward[..., MAX_EXTRA]
+    entries = np.concatenate(
+        [stay, onward[..., :MAX_EXTRA], live, np.ones((*live.shape[:-1], 1))], axis=-1
+    )
     dist = np.zeros((draws, GRID, 1, N_STATES))
     dist[:, :, 0, 0] = w
     out = np.zeros((draws, n_years))
     # ...but the matrices a year at a time: stacks of all years are large enough for the
     # allocator to hand out fresh pages on every product, which cost more than the products.
     for y in range(n_years):
-        m = np.zeros((draws, GRID, N_STATES, N_STATES))
-        m[..., j, j] = stay[:, y]
-        m[..., j, nxt] += onward[:, y]
-        m[..., j, LIVE] = live[:, y]
-        m[..., j, STOPPED] = stopping[:, y]
-        m[..., LIVE, LIVE] = 1.0
-        m[..., STOPPED, STOPPED] = 1.0
+        flat = np.zeros((draws, GRID, N_STATES * N_STATES))
+        flat[..., _ENTRIES] = entries[:, y]
+        m = flat.reshape(draws, GRID, N_STATES, N_STATES)
         # twelve months by squaring (np.linalg.matrix_power is much slower on stacks)
         m4 = (m2 := m @ m) @ m2
         dist = dist @ ((m4 @ m4) @ m4)

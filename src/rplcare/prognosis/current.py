@@ -97,31 +97,39 @@ class CurrentModel:
         return age_shift(self.next_theta, age)
 
     def predict(self, day: int, to_day: int, heartbeat: bool, losses: int, age: float) -> Estimate:
+        return self.predict_to(day, (to_day,), heartbeat, losses, age)[0]
+
+    def predict_to(
+        self, day: int, to_days: tuple[int, ...], heartbeat: bool, losses: int, age: float
+    ) -> tuple[Estimate, ...]:
+        """Risk of loss from `day` until each of `to_days`, with intervals (delta method).
+        One hazard table serves every window."""
         step = 1e-5
         batch = np.vstack([self.params, self.params + step * np.eye(len(self.params))])
-        values = frailty.logit(
-            np.clip(
-                risk_between(batch, day, to_day, heartbeat, losses, self.age_shift(age)),
-                1e-12,
-                1 - 1e-12,
+        h = weekly_hazard(batch, heartbeat, losses, self.age_shift(age))
+        last = max(to_days)
+        days = np.arange(day, max(last, day))
+        # log-survival from `day` to the end of each day, per parameter row
+        log_survival = np.cumsum(np.log1p(-h[:, days // 7]) / 7.0, axis=-1)
+        extra = self.residual_sd**2 + self.new_source_sd**2
+        out = []
+        for to_day in to_days:
+            if to_day <= day:
+                out.append(Estimate(0.0, (0.0, 0.0), (0.0, 0.0)))
+                continue
+            risk = -np.expm1(log_survival[:, to_day - day - 1])
+            values = frailty.logit(np.clip(risk, 1e-12, 1 - 1e-12))
+            centre = float(values[0])
+            grad = (values[1:] - values[0]) / step
+            var = max(float(grad @ self.covariance @ grad), 0.0)
+            out.append(
+                Estimate(
+                    float(frailty.expit(np.array(centre))),
+                    _band(centre, var),
+                    _band(centre, var + extra),
+                )
             )
-        )
-        centre = float(values[0])
-        grad = (values[1:] - values[0]) / step
-        var = max(float(grad @ self.covariance @ grad), 0.0)
-
-        def band(extra: float) -> tuple[float, float]:
-            half = Z95 * np.sqrt(var + extra)
-            lo, hi = frailty.expit(np.array([centre - half, centre + half]))
-            return float(lo), float(hi)
-
-        if to_day <= day:
-            return Estimate(0.0, (0.0, 0.0), (0.0, 0.0))
-        return Estimate(
-            float(frailty.expit(np.array(centre))),
-            band(0.0),
-            band(self.residual_sd**2 + self.new_source_sd**2),
-        )
+        return tuple(out)
 
     def curve(
         self, heartbeat: bool, losses: int, age: float, to_day: int = WEEK_20
@@ -136,6 +144,12 @@ class CurrentModel:
         return [
             {"day": int(d), "risk": round(float(r), 5)} for d, r in zip(days, risks, strict=True)
         ]
+
+
+def _band(centre: float, var: float) -> tuple[float, float]:
+    half = Z95 * np.sqrt(var)
+    lo, hi = frailty.expit(np.array([centre - half, centre + half]))
+    return float(lo), float(hi)
 
 
 def age_shift(next_theta: Array, age: float) -> float:

@@ -44,9 +44,15 @@ def _renewal(rho: float) -> Array:
     return np.asarray(k / k.sum(axis=1, keepdims=True), dtype=float)
 
 
-def renewal(rho: Array) -> Array:
-    """Stack of transition matrices, one per batch element."""
-    return np.stack([_renewal(float(r)) for r in np.atleast_1d(rho)])
+def renew(w: Array, rho: Array) -> Array:
+    """Carry the weights (batch, grid) across a birth: one matrix product per distinct rho
+    (a batch of parameter nudges holds one or two), not a stack of matrices per row."""
+    rho = np.broadcast_to(np.asarray(rho, dtype=float), w.shape[:-1])
+    out = np.empty_like(w)
+    for r in np.unique(rho):
+        rows = rho == r
+        out[rows] = w[rows] @ _renewal(float(r))
+    return out
 
 
 def grid_risk(eta: Array, sigma: Array) -> Array:
@@ -58,14 +64,12 @@ def posterior(history: str, eta: Array, sigma: Array, rho: Array) -> Array:
     """Weights over z after a history such as "LLBLL" (oldest first); shape (batch, grid)."""
     p = grid_risk(eta, sigma)
     w = np.broadcast_to(PRIOR, p.shape).copy()
-    transitions = renewal(rho) if "B" in history else None
     for event in history:
         if event == "L":
             w *= p
         elif event == "B":
             w *= 1.0 - p
-            assert transitions is not None
-            w = np.einsum("bi,bij->bj", w, transitions)
+            w = renew(w, rho)
         else:
             raise ValueError(f"history event {event!r} is not L or B")
         w /= w.sum(axis=-1, keepdims=True)

@@ -177,8 +177,7 @@ def current_pregnancy(
     if reason is not None:
         none = Estimate.outside(reason)
         return CurrentPregnancy(none, none, [], (f"no estimate: {reason}",))
-    to12 = model.predict(day, WEEK_12, seen, previous_losses, age)
-    to20 = model.predict(day, WEEK_20, seen, previous_losses, age)
+    to12, to20 = model.predict_to(day, (WEEK_12, WEEK_20), seen, previous_losses, age)
     weeks, days = divmod(day, 7)
     drivers = [
         f"gestation {weeks} weeks {days} days: risk falls with every week the pregnancy continues",
