@@ -155,15 +155,13 @@ def _disagreements(
     workup: list[WorkupOut], care: list[CareOut], kb: KnowledgeBase
 ) -> list[DisagreementOut]:
     out: list[DisagreementOut] = []
-    rows: list[tuple[TopicKind, str, str, str, str]] = [
-        # The published position: a guideline whose definition is not met (evaluation at
-        # discretion) does not disagree about the test itself.
-        *(("test", w.test, w.guideline, w.published_recommendation, w.id) for w in workup),
-        *(("intervention", c.intervention, c.guideline, c.recommendation, c.id) for c in care),
-    ]
+    # The published position: a guideline whose definition is not met (evaluation at
+    # discretion) does not disagree about the test itself.
     grouped: dict[tuple[TopicKind, str], list[tuple[str, str, str]]] = defaultdict(list)
-    for kind, topic, guideline, rec, item_id in rows:
-        grouped[(kind, topic)].append((guideline, rec, item_id))
+    for w in workup:
+        grouped[("test", w.test)].append((w.guideline, w.published_recommendation, w.id))
+    for c in care:
+        grouped[("intervention", c.intervention)].append((c.guideline, c.recommendation, c.id))
     for (kind, topic), positions in grouped.items():
         if len({rec for _, rec, _ in positions}) > 1:
             label = (

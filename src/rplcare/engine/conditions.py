@@ -50,14 +50,20 @@ def _compile(cond: Condition | Predicate) -> Check:
         every = tuple(compiled(c) for c in cond.all)
 
         def all_hold(facts: Facts) -> bool:
-            return all(check(facts) for check in every)
+            for check in every:  # noqa: SIM110 (a loop: no generator on the hot path)
+                if not check(facts):
+                    return False
+            return True
 
         return all_hold
     if cond.any is not None:
         some = tuple(compiled(c) for c in cond.any)
 
         def any_holds(facts: Facts) -> bool:
-            return any(check(facts) for check in some)
+            for check in some:  # noqa: SIM110 (a loop: no generator on the hot path)
+                if check(facts):
+                    return True
+            return False
 
         return any_holds
     assert cond.not_ is not None  # the schema guarantees exactly one combinator
