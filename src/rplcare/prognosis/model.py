@@ -199,6 +199,14 @@ class FittedModel:
         """The point estimate alone (no intervals), for the drivers' comparisons."""
         return float(risk(self.theta, age, history, setting)[0])
 
+    def central_both(self, age: float, history: str) -> tuple[float, float]:
+        """Point estimates in the population and the clinic setting, in one model call (the
+        clinic offset moved into the intercept of a second parameter row)."""
+        clinic = self.theta.copy()
+        clinic[0] += self.theta[7]
+        both = risk(np.vstack([self.theta, clinic]), age, history, "population")
+        return float(both[0]), float(both[1])
+
     def predict(
         self,
         age: float,

@@ -112,8 +112,8 @@ def _drivers(
     ]
     recent = len(history) - len(history.rstrip("L"))
     births = history.count("B")
+    with_history, clinic = model.central_both(age, history)
     if history:
-        with_history = model.central(age, history, "population")
         parts = []
         if recent:
             since = " since the last birth" if births else ""
@@ -136,7 +136,6 @@ def _drivers(
             else f"{', '.join(parts)}: {_pct(with_history)} ({why})"
         )
     if setting == "clinic":
-        clinic = model.central(age, history, "clinic")
         out.append(
             f"RPL-clinic setting: {_pct(clinic)}; couples seen in RPL clinics after a work-up "
             "miscarry less than registry figures for the same history suggest"
