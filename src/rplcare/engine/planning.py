@@ -8,7 +8,7 @@ from datetime import date
 from typing import Literal, TypeVar
 
 from rplcare.domain.case import Case
-from rplcare.engine.conditions import Facts, compiled
+from rplcare.engine.conditions import Facts, evaluate
 from rplcare.engine.definitions import Evaluation
 from rplcare.engine.evidence import Findings
 from rplcare.knowledge.schema import Investigation, Item, Recommendation, Treatment
@@ -32,12 +32,7 @@ class CareEntry:
 
 
 def applicable(items: Iterable[ItemT], facts_for: Callable[[str], Facts]) -> list[ItemT]:
-    out = []
-    for item in items:
-        when = item.when
-        if when is None or compiled(when)(facts_for(item.guideline)):
-            out.append(item)
-    return out
+    return [i for i in items if evaluate(i.when, facts_for(i.guideline))]
 
 
 def plan_workup(

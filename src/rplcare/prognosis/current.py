@@ -31,6 +31,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from rplcare.prognosis import frailty
 from rplcare.prognosis.frailty import Array
@@ -78,9 +79,14 @@ def risk_between(
     if to_day <= from_day:
         return np.zeros(np.atleast_2d(params).shape[0])
     h = weekly_hazard(params, heartbeat, losses, age_shift)
-    days = np.arange(from_day, to_day)
-    log_survival = (np.log1p(-h[:, days // 7]) / 7.0).sum(axis=-1)
+    log_survival = daily_log_survival(h, np.arange(from_day, to_day)).sum(axis=-1)
     return np.asarray(-np.expm1(log_survival), dtype=float)
+
+
+def daily_log_survival(h: Array, days: NDArray[np.intp]) -> Array:
+    """Log of surviving each of `days`, from weekly hazards `h` (the week's hazard spread
+    evenly over its seven days)."""
+    return np.asarray(np.log1p(-h[..., days // 7]) / 7.0, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ class CurrentModel:
         last = max(to_days)
         days = np.arange(day, max(last, day))
         # log-survival from `day` to the end of each day, per parameter row
-        log_survival = np.cumsum(np.log1p(-h[:, days // 7]) / 7.0, axis=-1)
+        log_survival = np.cumsum(daily_log_survival(h, days), axis=-1)
         extra = self.residual_sd**2 + self.new_source_sd**2
         out = []
         for to_day in to_days:
@@ -137,7 +143,7 @@ class CurrentModel:
         """Risk of loss from each day (5 to 20 weeks) until `to_day`, for charts."""
         h = weekly_hazard(self.params, heartbeat, losses, self.age_shift(age))[0]
         days = np.arange(CURVE_FROM_DAY, to_day)
-        daily = np.log1p(-h[days // 7]) / 7.0
+        daily = daily_log_survival(h, days)
         # log-survival from each day to `to_day`: reversed cumulative sum of the daily terms
         remaining = np.cumsum(daily[::-1])[::-1]
         risks = -np.expm1(remaining)

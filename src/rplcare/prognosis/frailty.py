@@ -78,8 +78,7 @@ def posterior(history: str, eta: Array, sigma: Array, rho: Array) -> Array:
 
 def next_risk(history: str, eta: Array, sigma: Array, rho: Array) -> Array:
     """Risk of miscarriage in the next pregnancy after `history`; shape (batch,)."""
-    p = grid_risk(eta, sigma)
-    return np.asarray((posterior(history, eta, sigma, rho) * p).sum(axis=-1), dtype=float)
+    return next_risks_after_more_losses(history, eta, sigma, rho, 0)[..., 0]
 
 
 def next_risks_after_more_losses(

@@ -69,31 +69,34 @@ def covariate_shift(
     return shift
 
 
-def risk(
-    theta: Array, age: float | Array, history: str, setting: Setting, shift: float = 0.0
-) -> Array:
-    """Miscarriage risk of the next pregnancy for a batch of parameter vectors, or for one
-    parameter vector at a batch of ages."""
+def _predictor(
+    theta: Array, age: float | Array, setting: Setting, shift: float
+) -> tuple[Array, Array, Array]:
+    """Linear predictor, sigma and rho, broadcast to one shape (batch of parameter vectors,
+    or one parameter vector at a batch of ages)."""
     theta = np.atleast_2d(theta)
     sigma, rho, _ = unpack(theta)
     eta = age_curve(theta, age) + shift
     if setting == "clinic":
         eta = eta + theta[..., 7]
-    sigma, rho = np.broadcast_to(sigma, eta.shape), np.broadcast_to(rho, eta.shape)
-    return frailty.next_risk(history, eta, sigma, rho)
+    return eta, np.broadcast_to(sigma, eta.shape), np.broadcast_to(rho, eta.shape)
+
+
+def risk(
+    theta: Array, age: float | Array, history: str, setting: Setting, shift: float = 0.0
+) -> Array:
+    """Miscarriage risk of the next pregnancy for a batch of parameter vectors, or for one
+    parameter vector at a batch of ages."""
+    return frailty.next_risk(history, *_predictor(theta, age, setting, shift))
 
 
 def risks_after_more_losses(
     theta: Array, ages: Array, history: str, setting: Setting, shift: float, more: int
 ) -> Array:
     """`risk` at each age after `history` plus 0..`more` further losses: (ages, more + 1)."""
-    theta = np.atleast_2d(theta)
-    sigma, rho, _ = unpack(theta)
-    eta = age_curve(theta, ages) + shift
-    if setting == "clinic":
-        eta = eta + theta[..., 7]
-    sigma, rho = np.broadcast_to(sigma, eta.shape), np.broadcast_to(rho, eta.shape)
-    return frailty.next_risks_after_more_losses(history, eta, sigma, rho, more)
+    return frailty.next_risks_after_more_losses(
+        history, *_predictor(theta, ages, setting, shift), more
+    )
 
 
 @dataclass(frozen=True)
@@ -200,11 +203,11 @@ class FittedModel:
         return float(risk(self.theta, age, history, setting)[0])
 
     def central_both(self, age: float, history: str) -> tuple[float, float]:
-        """Point estimates in the population and the clinic setting, in one model call (the
-        clinic offset moved into the intercept of a second parameter row)."""
-        clinic = self.theta.copy()
-        clinic[0] += self.theta[7]
-        both = risk(np.vstack([self.theta, clinic]), age, history, "population")
+        """Point estimates in the population and the clinic setting, in one pass of the
+        frailty model."""
+        settings = [_predictor(self.theta, age, s, 0.0) for s in ("population", "clinic")]
+        eta, sigma, rho = (np.concatenate(parts) for parts in zip(*settings, strict=True))
+        both = frailty.next_risk(history, eta, sigma, rho)
         return float(both[0]), float(both[1])
 
     def predict(
