@@ -171,6 +171,7 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
     timeline = html.split('class="data-table timeline"', 1)[1].split("</table>", 1)[0]
     assert timeline.index(days_ago(400)) < timeline.index(days_ago(200))
     assert "miscarriage" in timeline
+    assert "consecutive losses: 2." in html  # the history counts (patients/_history.html)
 
     # Enter a lupus anticoagulant result from its work-up row.
     form_key = re.search(r'name="form" value="(test-[^"]*lupus-anticoagulant)"', html)
