@@ -677,12 +677,22 @@ def serve(
 
     from rplcare.web.app import create_app
     from rplcare.web.db import make_engine, session_factory, transaction
+    from rplcare.web.fhir_servers import is_loopback
     from rplcare.web.migrate import upgrade
     from rplcare.web.seed import DEMO_USERS, seed_demo
     from rplcare.web.settings import Settings
 
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    if settings.environment != "production" and not is_loopback(host):
+        # Development mode has demo accounts and unauthenticated CDS services (S3).
+        typer.secho(
+            f"WARNING: serving {settings.environment} mode on {host}, reachable from other "
+            "machines; set RPLCARE_ENVIRONMENT=production for any real use.",
+            err=True,
+            fg=typer.colors.RED,
+            bold=True,
+        )
+    engine = make_engine(settings.database_url, settings.sqlite_busy_timeout_s)
     upgrade(engine)
     if demo:
         if settings.environment == "production":

@@ -28,6 +28,13 @@ class Outcome(StrEnum):
     TERMINATION = "termination"
 
 
+# Size limits of one case: input sanity, not clinical thresholds. They bound the work one
+# request can cause (review finding S2: 9,000 pregnancies took 14 s) far above any real history.
+MAX_PREGNANCIES = 60
+MAX_TESTS = 500
+MAX_TEXT = 2000
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -81,7 +88,7 @@ class Pregnancy(_Strict):
     gestational_weeks: NonNegative
     heartbeat_seen: Flag | None = None
     partner: Literal["current", "previous"] | None = None
-    notes: str | None = None
+    notes: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     # Extension to the contract: the source (e.g. a FHIR import) gave no gestation, and
     # `gestational_weeks` is a placeholder that only puts the pregnancy in its trimester. Rules
     # that need the gestation itself (APS clinical criteria) do not use it.
@@ -99,7 +106,7 @@ class TestResult(_Strict):
     value: Annotated[float, Field(allow_inf_nan=False, strict=True)] | None = None
     unit: Annotated[str, Field(max_length=20)] | None = None
     method: Annotated[str, Field(max_length=60)] | None = None
-    detail: Annotated[str, Field(max_length=2000)] | None = None
+    detail: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     pregnancy: Count | None = None
 
     @model_validator(mode="after")
@@ -133,8 +140,8 @@ class Case(_Strict):
     id: Annotated[str, Field(max_length=120)] | None = None
     patient: Patient
     partner: Person | None = None
-    pregnancies: list[Pregnancy] = Field(default_factory=list)
-    tests: list[TestResult] = Field(default_factory=list)
+    pregnancies: list[Pregnancy] = Field(default_factory=list, max_length=MAX_PREGNANCIES)
+    tests: list[TestResult] = Field(default_factory=list, max_length=MAX_TESTS)
     lifestyle: Lifestyle | None = None
     current_pregnancy: CurrentPregnancy | None = None
 

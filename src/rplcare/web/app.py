@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
-    HTMLResponse,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
@@ -17,33 +18,43 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rplcare.knowledge.loader import load_knowledge
 from rplcare.knowledge.profile import load_profile
+from rplcare.web.api_docs import mount_api_docs
 from rplcare.web.cds_auth import TrustedClients
 from rplcare.web.db import make_engine, session_factory
+from rplcare.web.limits import BodySizeLimit
 from rplcare.web.migrate import ensure_migrated
+from rplcare.web.plain import PAGES, plain_page, wants_html
 from rplcare.web.routes import cds
 from rplcare.web.routes.cds import CdsCors
 from rplcare.web.security import LoginRateLimiter
 from rplcare.web.settings import Settings
+
+APP_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+logger = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
-    "content-security-policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
+    "content-security-policy": APP_CSP,
 }
 
 
 class SecurityHeaders:
-    """Adds security headers to every response (pure ASGI: no body buffering)."""
+    """Adds security headers to every response (pure ASGI: no body buffering). Everything but
+    static files is `no-store` unless the route says otherwise: patient pages and API answers
+    must not stay in a shared clinic PC's browser cache (S9)."""
 
     def __init__(self, app: ASGIApp, hsts: bool) -> None:
         self.app = app
@@ -53,12 +64,19 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        static = scope["path"].startswith(("/static/", "/docs-assets/"))
 
         async def send_with_headers(message: dict[str, object]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))  # type: ignore[call-overload]
+                present = {k.lower() for k, _ in headers}
                 for k, v in SECURITY_HEADERS.items():
-                    headers.append((k.encode(), v.encode()))
+                    # A route's own header wins (the leaflet brings its own CSP): a browser
+                    # enforces every CSP it gets, so two would block what either forbids (U1).
+                    if k.encode() not in present:
+                        headers.append((k.encode(), v.encode()))
+                if not static and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers
@@ -67,13 +85,8 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)  # type: ignore[arg-type]
 
 
-def _plain_page(title: str, body: str, status: int) -> HTMLResponse:
-    """A self-contained error page (no template: it must render whatever else failed)."""
-    return HTMLResponse(
-        f"<!doctype html><html lang='en'><title>{title} · rplcare</title><main>{body}"
-        "<p><a href='/'>Home</a></p></main></html>",
-        status_code=status,
-    )
+def _wants_html(request: Request) -> bool:
+    return wants_html(request.headers.get("accept", ""))
 
 
 def web_root() -> Path:
@@ -84,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     # A bad RPLCARE_PROFILE stops the start with its message, before anything is opened.
     profile = load_profile(settings.profile, load_knowledge()) if settings.profile else None
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.sqlite_busy_timeout_s)
     try:
         ensure_migrated(engine)  # refuse to start on an unmigrated database
     except Exception:
@@ -92,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise
 
     app = FastAPI(
+        docs_url=None,  # served by api_docs from local files instead
+        redoc_url=None,
         title="rplcare",
         version="0.1.0",
         description=(
@@ -116,12 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(CdsCors)
     app.state.cds_clients = (
         TrustedClients.from_file(settings.cds_jwks_file) if settings.cds_jwks_file else None
     )
     app.mount("/static", StaticFiles(directory=str(web_root() / "static")), name="static")
+    mount_api_docs(app)
 
     from rplcare.web.routes import api, auth, public
 
@@ -148,10 +165,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        # Browsers get a page (e.g. /patients/abc); API clients the usual JSON 422.
-        if "text/html" in request.headers.get("accept", ""):
-            return _plain_page(
-                "Not found", "<h1>Page not found</h1><p>The address is not valid.</p>", 404
+        # Browsers get a page (e.g. /patients/abc, or a sign-in form with a 300-character
+        # password); API clients the usual JSON 422.
+        if _wants_html(request):
+            if request.method == "GET":
+                return plain_page(
+                    "Not found", "<h1>Page not found</h1><p>The address is not valid.</p>", 404
+                )
+            return plain_page(
+                "Not accepted",
+                "<h1>The form could not be accepted</h1><p>A field was missing or too long. "
+                "Go back and check the form.</p>",
+                422,
             )
         # Echoing the rejected input could hold NaN/Infinity, which JSON cannot carry.
         detail = [
@@ -159,11 +184,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Unknown addresses, wrong methods and oversized bodies: a page for browsers (U10),
+        # FastAPI's JSON for everyone else; redirects and 401/403 keep their own handling.
+        page = PAGES.get(exc.status_code)
+        if page is not None and _wants_html(request):
+            return plain_page(page[0], page[1], exc.status_code)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # The database refused or failed the transaction (locked, gone): nothing was saved,
+        # and the client is told so, never "saved" (C1).
+        logger.warning("database unavailable: %s", type(exc.orig).__name__)
+        headers = {"retry-after": "5"}
+        if _wants_html(request):
+            page = plain_page(
+                "Not saved",
+                "<h1>Not saved: the database is busy</h1><p>Nothing was changed. "
+                "Go back and try again in a moment.</p>",
+                503,
+            )
+            page.headers.update(headers)
+            return page
+        return JSONResponse(
+            {"detail": "database unavailable; nothing was saved, try again"},
+            status_code=503,
+            headers=headers,
+        )
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         # Never a traceback to the user; details stay out of logs that could hold patient data.
-        if "text/html" in request.headers.get("accept", ""):
-            return _plain_page(
+        if _wants_html(request):
+            return plain_page(
                 "Error",
                 "<h1>Something went wrong</h1><p>The error has not been shown for privacy. "
                 "Please try again or report it.</p>",

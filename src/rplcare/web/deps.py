@@ -20,7 +20,10 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Function scope: the transaction commits when the handler returns, *before* the response is
+# sent, so "saved" (201/200/303) is only ever answered for a committed write. A failed commit
+# propagates to the app's 503 handler instead (review finding C1).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _basic_auth_user(request: Request, session: Session) -> User | None:

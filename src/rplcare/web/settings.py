@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rplcare.web.fhir_servers import allowed_servers
+
 DEFAULT_SQLITE = f"sqlite:///{Path('rplcare.db').resolve()}"
 
 
@@ -28,8 +30,9 @@ class Settings(BaseSettings):
     # CDS Hooks: trusted clients (issuer -> JWK Set, JSON). Without it the services answer
     # unauthenticated calls in development and test, and refuse every call in production.
     cds_jwks_file: Path | None = None
-    # FHIR servers the CDS services may read from when a client did not prefetch (base URL
-    # prefixes, comma-separated). Empty: any in development and test, none in production.
+    # FHIR servers the CDS services may read from when a client did not prefetch (base URLs,
+    # comma-separated; matched by scheme, host, port and path). Empty: only this machine
+    # (loopback) in development and test, none in production.
     cds_fhir_servers: str = ""
     cds_fetch_timeout_s: float = 5.0
     # The app's address as clinicians reach it (card links); default: the address called.
@@ -37,6 +40,16 @@ class Settings(BaseSettings):
     # Clinic pathway profile (RPLCARE_PROFILE): a shipped name or a YAML file; none shows
     # every guideline.
     profile: str | None = None
+    # Largest request body accepted on any endpoint (bytes); the import page's file limit is
+    # 1 MB, and a case of the largest accepted size is far smaller.
+    max_request_bytes: int = Field(default=1_048_576, gt=0)
+    # How long a write waits for another writer's lock on SQLite before it is refused (503).
+    sqlite_busy_timeout_s: float = Field(default=5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _fhir_servers_parse(self) -> Settings:
+        allowed_servers(self.cds_fhir_servers)  # a malformed entry stops the start
+        return self
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:

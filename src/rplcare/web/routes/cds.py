@@ -29,6 +29,7 @@ from rplcare.cds.services import (
 from rplcare.knowledge.loader import load_knowledge
 from rplcare.web import repository as repo
 from rplcare.web.cds_auth import CdsAuthError, TrustedClients
+from rplcare.web.fhir_servers import allowed_servers, may_read, on_server
 from rplcare.web.settings import Settings
 
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"])
@@ -156,11 +157,11 @@ async def _fetch_missing(call: HookRequest, settings: Settings) -> dict[str, Any
         raise PrefetchUnavailable(
             f"prefetch {', '.join(missing)} missing and no fhirServer to read it from"
         )
-    allowed = [s.strip() for s in settings.cds_fhir_servers.split(",") if s.strip()]
-    if not allowed and settings.environment == "production":
-        raise PrefetchUnavailable("reading from a FHIR server is not enabled on this service")
-    if allowed and not any(call.fhirServer.startswith(a) for a in allowed):
-        raise PrefetchUnavailable(f"fhirServer {call.fhirServer} is not on the allowed list")
+    refusal = may_read(
+        call.fhirServer, allowed_servers(settings.cds_fhir_servers), settings.environment
+    )
+    if refusal is not None:
+        raise PrefetchUnavailable(refusal)
     headers = {"accept": "application/fhir+json"}
     if call.fhirAuthorization is not None:
         headers["authorization"] = f"Bearer {call.fhirAuthorization.access_token}"
@@ -196,7 +197,7 @@ async def _read(client: httpx.AsyncClient, server: str, query: str) -> Any:
                 None,
             )
             # Never follow a link off the client's own server.
-            if not isinstance(following, str) or not following.startswith(server):
+            if not isinstance(following, str) or not on_server(following, server):
                 break
             data = (await client.get(following)).raise_for_status().json()
             entries += data.get("entry") or []
