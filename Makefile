@@ -12,7 +12,7 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock $(wildcard src/rplcare/leaflet/locale/*/LC_MESSAGES/*.po)
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock $(wildcard src/rplcare/*/locale/*/LC_MESSAGES/*.po)
 	# Bytecode compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set (as on the
 	# CI machine) every start would otherwise compile ~900 modules again (0.8 s vs 0.3 s for
 	# `rplcare risk`). Editable sources too; a stale .pyc is ignored by mtime.

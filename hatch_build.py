@@ -1,4 +1,4 @@
-"""Hatch build hook: compile the leaflet gettext catalogs (.po -> .mo) at build time.
+"""Hatch build hook: compile the leaflet and web gettext catalogs (.po -> .mo) at build time.
 
 Runs for wheels and for editable installs (`uv sync`), so a checkout never needs compiled
 files in git. A catalog with errors fails the build instead of shipping silently broken text.
@@ -19,8 +19,8 @@ class CatalogBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
 
-        root = Path(self.root) / "src" / "rplcare" / "leaflet" / "locale"
-        for po_path in sorted(root.glob("*/LC_MESSAGES/*.po")):
+        package = Path(self.root) / "src" / "rplcare"
+        for po_path in sorted(package.glob("*/locale/*/LC_MESSAGES/*.po")):
             with po_path.open("rb") as fh:
                 catalog = read_po(fh, locale=po_path.parent.parent.name)
             errors = [(m.id, e) for m, es in catalog.check() for e in es]

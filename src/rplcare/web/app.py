@@ -28,6 +28,7 @@ from rplcare.knowledge.profile import load_profile
 from rplcare.web.api_docs import mount_api_docs
 from rplcare.web.cds_auth import TrustedClients
 from rplcare.web.db import make_engine, session_factory
+from rplcare.web.i18n import template_context
 from rplcare.web.limits import BodySizeLimit
 from rplcare.web.migrate import ensure_migrated
 from rplcare.web.plain import PAGES, plain_page, wants_html
@@ -118,8 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.profile = profile
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    templates = Jinja2Templates(directory=str(web_root() / "templates"))
-    templates.env.globals["_"] = lambda s: s  # translation hook (gettext catalogs later)
+    # The context processor gives every page `_` in the request's language (it overrides a
+    # `_` a route passes) and the language switch.
+    templates = Jinja2Templates(
+        directory=str(web_root() / "templates"), context_processors=[template_context]
+    )
     app.state.templates = templates
     app.state.login_limiter = LoginRateLimiter(settings.login_attempts, settings.login_window_s)
 
@@ -140,12 +144,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(web_root() / "static")), name="static")
     mount_api_docs(app)
 
-    from rplcare.web.routes import api, auth, public
+    from rplcare.web.routes import api, auth, language, public
 
     app.include_router(api.router)
     app.include_router(cds.router)
     app.include_router(auth.router)
     app.include_router(public.router)
+    app.include_router(language.router)
     try:
         from rplcare.web.routes import pages
 

@@ -1,0 +1,64 @@
+"""The UI language: chosen with the switch (remembered), else the browser's, else English."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rplcare.web.i18n import from_accept_language
+from rplcare.web.routes.language import same_site_path
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("nl-NL,nl;q=0.9,en;q=0.8", "nl"),
+        ("de-DE,sv;q=0.7,en;q=0.5", "sv"),
+        ("en;q=0.4,zh-CN;q=0.9", "zh"),
+        ("zh-Hans-CN", "zh"),
+        ("fr-FR,de;q=0.8", None),
+        ("nl;q=0,en", "en"),
+        ("sv;q=abc,nl", "nl"),
+        ("", None),
+    ],
+)
+def test_accept_language_is_matched_by_preference(header: str, lang: str | None) -> None:
+    assert from_accept_language(header) == lang
+
+
+@pytest.mark.parametrize(
+    ("target", "safe"),
+    [
+        ("/patients/12?x=1", "/patients/12?x=1"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
+def test_the_switch_only_returns_to_this_site(target: str, safe: str) -> None:
+    assert same_site_path(target) == safe
+
+
+def test_the_browser_language_sets_the_page_language(client: TestClient) -> None:
+    page = client.get("/risk", headers={"accept-language": "sv-SE,sv;q=0.9"})
+    assert '<html lang="sv">' in page.text
+    assert 'lang="sv" hreflang="sv" aria-current="true">Svenska</a>' in page.text
+
+
+def test_the_switch_is_remembered_over_the_browser_language(client: TestClient) -> None:
+    r = client.get(
+        "/language", params={"set": "zh", "next": "/risk?age=34"}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/risk?age=34"
+    assert "rplcare_lang=zh" in r.headers["set-cookie"]
+    page = client.get("/risk", headers={"accept-language": "nl"})
+    assert '<html lang="zh-Hans">' in page.text
+    login = client.get("/login")
+    assert '<html lang="zh-Hans">' in login.text
+
+
+def test_an_unknown_language_changes_nothing(client: TestClient) -> None:
+    r = client.get("/language", params={"set": "de", "next": "/risk"}, follow_redirects=False)
+    assert r.status_code == 303 and "set-cookie" not in r.headers
+    assert '<html lang="en-GB">' in client.get("/risk").text
