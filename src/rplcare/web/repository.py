@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import true as sa_true
+from sqlalchemy.orm import Session, selectinload
 
 from rplcare.domain.case import Case
 from rplcare.domain.validation import parse_case
@@ -236,6 +237,25 @@ def list_couples(session: Session, username: str, query: str = "") -> list[Coupl
         stmt = stmt.where(or_(func.lower(Couple.label).contains(query.lower())))
     audit(session, username, "read", "couple_list", detail=f"search:{bool(query)}")
     return list(session.scalars(stmt))
+
+
+def page_of_couples(
+    session: Session, username: str, query: str, page: int, per_page: int
+) -> tuple[list[Couple], int]:
+    """One page of the list (newest update first) with its pregnancies loaded in one query,
+    and how many couples match in all."""
+    where = func.lower(Couple.label).contains(query.lower()) if query else sa_true()
+    total = session.scalar(select(func.count()).select_from(Couple).where(where)) or 0
+    stmt = (
+        select(Couple)
+        .where(where)
+        .order_by(Couple.updated_at.desc(), Couple.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .options(selectinload(Couple.pregnancies))
+    )
+    audit(session, username, "read", "couple_list", detail=f"search:{bool(query)};page:{page}")
+    return list(session.scalars(stmt)), total
 
 
 def delete_couple(session: Session, couple: Couple, username: str) -> None:

@@ -42,6 +42,7 @@ from rplcare.web.routes.pages.forms import (
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 MAX_UPLOAD_BYTES = 1_000_000
+PER_PAGE = 50
 LABEL_MAX = 120  # the couples.label column
 
 
@@ -54,9 +55,32 @@ def patient_list(
     session: SessionDep,
     user: PageUser,
     q: Annotated[str, Query(max_length=100)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    couples = repo.list_couples(session, user.username, q.strip())
-    return render(request, user, "patients/list.html", {"couples": couples, "q": q})
+    couples, total = repo.page_of_couples(session, user.username, q.strip(), page, PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render(
+        request,
+        user,
+        "patients/list.html",
+        {
+            "couples": couples,
+            "q": q,
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "today": date.today(),
+            "age_on": age_on,
+        },
+    )
+
+
+def age_on(couple: Couple, today: date) -> int | None:
+    """The woman's age today from her birth date, else the age recorded for her."""
+    born = couple.patient_birth_date
+    if born is None:
+        return couple.patient_age
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 # --- new couple -----------------------------------------------------------------------------
