@@ -2,6 +2,11 @@
 
 - `assess` (issue 5 target: `POST /api/v1/assess` p99 <= 25 ms at 200 req/s): the three
   example cases, round robin;
+- `patient-page` (issue 15 target: the patient page renders in <= 300 ms): sequential
+  `GET /patients/{id}` of the demo couple with confirmed APS, signed in as the demo
+  clinician, after a few warm-up requests; reports the median and p95 (each view also
+  stores its assessment snapshot and audit row, as in use). `--rate` does not apply;
+  `--requests` sets the number of measured views;
 - `cds` (issue 7 target: CDS Hooks p99 <= 50 ms): `patient-view` calls with full prefetch for
   the five Synthea patients with two or more losses, and `order-select` calls selecting an
   NK-cell test, a thrombophilia screen or a TSH, round robin (the prefetch is what a FHIR server
@@ -27,7 +32,8 @@ The run stops by itself: an alarm ends it, and the server, after HARD_LIMIT_S (e
 Otherwise the exit status is 1 if any request failed or went unanswered, else 0; missing the
 latency target is reported, not an error (as in bench_assess.py).
 
-    .venv/bin/python benchmarks/bench_web.py [--endpoint assess|cds] [--rate 200] [--duration 20]
+    .venv/bin/python benchmarks/bench_web.py [--endpoint assess|cds|patient-page] [--rate 200]
+        [--duration 20] [--requests 100]
         [--server process|thread] [--gc freeze|off|freeze+threshold]
 """
 
@@ -55,8 +61,9 @@ import uvicorn
 
 from rplcare.cli import warm_and_freeze
 from rplcare.web.app import create_app
-from rplcare.web.db import make_engine
+from rplcare.web.db import make_engine, session_factory, transaction
 from rplcare.web.migrate import upgrade
+from rplcare.web.seed import DEMO_USERS, seed_demo
 from rplcare.web.settings import Settings
 
 RATE = 200.0  # requests per second
@@ -64,6 +71,8 @@ DURATION_S = 20.0
 WARMUP_REQUESTS = 150  # sent before the measured window, not counted
 WORKERS = 32
 TARGETS_P99_MS = {"assess": 25.0, "cds": 50.0}
+PATIENT_PAGE_TARGET_MS = 300.0  # issue 15
+PATIENT_PAGE_WARMUP = 5
 HARD_LIMIT_S = 40  # whole run, start-up and shutdown included (with the default duration)
 REQUEST_TIMEOUT_S = 5.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +122,72 @@ def _workload(name: str) -> Workload:
         name, [(path, json.dumps(body).encode()) for path, body in requests], b'{"cards":',
         f"CDS Hooks: {len(names)} patient-view (full prefetch) + {len(orders)} order-select calls",
     )  # fmt: skip
+
+
+# --- the patient page (issue 15) ------------------------------------------------------------
+
+
+def _seeded_database(directory: str) -> str:
+    """A migrated database with the demo users and one couple per example case."""
+    url = _migrated_database(directory)
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as session:
+        seed_demo(session, EXAMPLES)
+    engine.dispose()
+    return url
+
+
+def _signed_in_cookie(conn: http.client.HTTPConnection) -> str:
+    """Sign in as the demo clinician through the login form; the session cookie."""
+
+    def cookie_of(response: http.client.HTTPResponse) -> str:
+        return "; ".join(
+            v.split(";", 1)[0] for k, v in response.getheaders() if k.lower() == "set-cookie"
+        )
+
+    conn.request("GET", "/login")
+    response = conn.getresponse()
+    page, cookie = response.read().decode(), cookie_of(response)
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    password = next(pw for name, pw, _role in DEMO_USERS if name == "clinician")
+    body = f"username=clinician&password={password}&csrf={csrf}"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    conn.request("POST", "/login", body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    if response.status != 303:
+        raise RuntimeError(f"sign-in failed: HTTP {response.status}")
+    return cookie_of(response) or cookie
+
+
+def patient_page_run(port: int, requests: int) -> int:
+    """Sequential views of the demo APS couple's page; prints the median and p95."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+    headers = {"Cookie": _signed_in_cookie(conn)}
+    path = "/patients/1"  # the first example case: aps-three-losses
+    times: list[float] = []
+    for i in range(PATIENT_PAGE_WARMUP + requests):
+        sent = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        page = response.read()
+        ms = (time.perf_counter() - sent) * 1000
+        if response.status != 200 or b"example-aps-three-losses" not in page:
+            print(f"GET {path}: HTTP {response.status}", file=sys.stderr)
+            return 1
+        if i >= PATIENT_PAGE_WARMUP:
+            times.append(ms)
+    conn.close()
+    times.sort()
+    p50, p95 = statistics.median(times), _pct(times, 95)
+    print(
+        f"GET {path} (demo couple example-aps-three-losses, signed in; {len(page)} bytes): "
+        f"{requests} sequential views after {PATIENT_PAGE_WARMUP} warm-up views"
+    )
+    print(f"latency (ms): median {p50:.1f}  p95 {p95:.1f}  max {times[-1]:.1f}")
+    verdict = "meets" if p95 <= PATIENT_PAGE_TARGET_MS else "MISSES"
+    print(f"p95 {p95:.1f} ms: {verdict} the {PATIENT_PAGE_TARGET_MS:g} ms target")
+    return 0
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -422,7 +497,10 @@ def _watchdog(seconds: int, server_pid: list[int]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--endpoint", choices=["assess", "cds"], default="assess")
+    parser.add_argument("--endpoint", choices=["assess", "cds", "patient-page"], default="assess")
+    parser.add_argument(
+        "--requests", type=int, default=100, help="patient-page: measured sequential views"
+    )
     parser.add_argument("--rate", type=float, default=RATE, help="requests per second")
     parser.add_argument("--duration", type=float, default=DURATION_S, help="seconds of load")
     parser.add_argument("--server", choices=["process", "thread"], default="process")
@@ -437,6 +515,16 @@ def main() -> int:
     limit = math.ceil(HARD_LIMIT_S + max(0.0, args.duration - DURATION_S))
     server_pid: list[int] = []
     _watchdog(limit, server_pid)
+
+    if args.endpoint == "patient-page":
+        with tempfile.TemporaryDirectory(prefix="rplcare-bench-") as directory:
+            server = RunningServer(args.server, _seeded_database(directory), args.gc, limit + 5)
+            if server.process is not None and server.process.pid is not None:
+                server_pid.append(server.process.pid)
+            try:
+                return patient_page_run(server.port, args.requests)
+            finally:
+                server.stop()
 
     workload = _workload(args.endpoint)
     count = round(args.rate * args.duration)

@@ -190,6 +190,7 @@ def test_enter_lupus_anticoagulant_from_the_workup_checklist(
 
 
 def test_care_plan_status_can_be_changed(clinician: Page, new_couple: str) -> None:
+    """U4: one form and one 'Save statuses' button for the whole care plan."""
     page = clinician
     open_couple(page, NEW_LABEL)
     care = page.locator("#care")
@@ -200,8 +201,9 @@ def test_care_plan_status_can_be_changed(clinician: Page, new_couple: str) -> No
     intervention = first.get_by_role("rowheader").inner_text()
     assert select_id, "the care-plan status select has no id"
     expect(first).to_contain_text("not set")
+    expect(care.get_by_role("button", name="Save statuses")).to_have_count(1)
     select.select_option("started")
-    first.get_by_role("button", name="Save status").click()
+    care.get_by_role("button", name="Save statuses").click()
 
     page.wait_for_url("**#care")
     row = page.locator("#care tbody tr").filter(has=page.locator(f'[id="{select_id}"]'))
@@ -236,13 +238,94 @@ def test_patient_page_screenshots(clinician: Page) -> None:
     page = clinician
     open_couple(page, DEMO_APS)
     expect(page.get_by_role("heading", name="Work-up checklist")).to_be_visible()
-    expect(page.get_by_role("heading", name="Causes")).to_be_visible()
+    expect(page.get_by_role("heading", name="Causes", exact=True)).to_be_visible()
     screenshot(page, "patient.png", max_height=2000)
 
     workup = page.locator("section[aria-labelledby=workup-h]")
     top = workup.evaluate("e => e.getBoundingClientRect().top + window.scrollY")
     height = workup.evaluate("e => e.getBoundingClientRect().height")
     screenshot(page, "patient-workup.png", top=top, max_height=min(height, 2000))
+
+
+# --- issue 15: the summary first, the page width, print (U3, U4, U7) -------------------------
+
+
+def test_patient_page_opens_with_the_summary_and_a_sticky_section_navigation(
+    clinician: Page,
+) -> None:
+    """U3: at 1366 px the summary is on the first screen; the section navigation stays in
+    view while reading further down. U4: no table is wider than its box at 1366 px."""
+    page = clinician
+    page.set_viewport_size({"width": 1366, "height": 900})
+    open_couple(page, DEMO_APS)
+    summary = page.locator("#summary")
+    expect(summary.get_by_role("heading", name="Summary")).to_be_in_viewport()
+    expect(summary).to_contain_text("Antiphospholipid syndrome: confirmed")
+    expect(summary.locator(".chips li").first).to_contain_text("eshre-2022")
+    expect(summary.get_by_text("Not taken into account:")).to_be_visible()
+    top = float(summary.evaluate("e => e.getBoundingClientRect().top"))
+    assert top < 450, f"the summary starts {top:.0f} px down"
+
+    nav = page.get_by_role("navigation", name="Sections of this page")
+    nav.get_by_role("link", name="Care plan").click()
+    page.wait_for_url("**#care-h")
+    expect(page.get_by_role("heading", name="Care plan", exact=True)).to_be_in_viewport()
+    expect(nav).to_be_in_viewport()
+    # U4: every scrolling table fits its box at 1366 px.
+    overflowing = page.evaluate(
+        "() => [...document.querySelectorAll('.table-scroll')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.getAttribute('aria-label')"
+        " || e.getAttribute('aria-labelledby'))"
+    )
+    assert overflowing == [], f"tables wider than their box at 1366 px: {overflowing}"
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    """The text of each page of a PDF, whitespace collapsed."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(BytesIO(pdf)).pages]
+
+
+def test_patient_page_prints_the_summary_on_at_most_two_a4_pages(clinician: Page) -> None:
+    """U7: printed on A4, the summary (which ends with the 'assessed as of' and knowledge
+    base line) fits on the first two pages; the disclaimer is on paper; forms, buttons, the
+    leaflet chooser and the navigation are not."""
+    page = clinician
+    open_couple(page, DEMO_APS)
+    page.emulate_media(media="print")
+    expect(page.locator(".section-nav")).to_be_hidden()
+    expect(page.get_by_role("button", name="Save statuses")).to_be_hidden()
+    pages = pdf_pages(page.pdf(format="A4", print_background=True))
+    assert pages, "empty PDF"
+    where = [i for i, text in enumerate(pages) if "Assessed as of" in text]
+    assert where and where[0] <= 1, f"the summary ends on page {where[0] + 1 if where else '?'}"
+    assert "Summary" in pages[0] and "RPL status by guideline" in pages[0]
+    everything = " ".join(pages)
+    assert "supports, and does not replace" in everything
+    assert "knowledge base" in " ".join(pages[:2])
+    for control in ("Save statuses", "Export case file", "Open to print", "Sections of this page"):
+        assert control not in everything, control
+    # No table is cut at the right edge: a row's last column is on paper.
+    assert "Status" in everything
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_patient_page_is_accessible_at_desktop_and_phone_width(
+    new_context: ContextMaker, signed_in: Callable[[str], StorageState], width: int
+) -> None:
+    """Accessibility: axe-core finds no serious or critical violation on the patient page at
+    1366 px and at 390 px (scrollable-region-focusable was serious at 390 px); the page
+    itself never scrolls sideways."""
+    page = new_context(signed_in("clinician")).new_page()
+    page.set_viewport_size({"width": width, "height": 900 if width > 500 else 844})
+    page.goto("/patients")
+    open_couple(page, DEMO_APS)
+    assert_accessible(page, f"patient page at {width} px")
+    scroll_width = int(page.evaluate("document.documentElement.scrollWidth"))
+    assert scroll_width <= width, f"the page is {scroll_width} px wide at {width} px"
 
 
 # --- (g): the public risk page --------------------------------------------------------------

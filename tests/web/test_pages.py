@@ -107,6 +107,24 @@ def definition_cells(html: str, row: str) -> list[str]:
     raise AssertionError(f"no row {row!r}")
 
 
+def care_form_of(html: str, url: str) -> str:
+    """The one care-plan form of the patient page (U4)."""
+    return html.split(f'action="{url}/care"', 1)[1].split("</form>", 1)[0]
+
+
+def care_form_rows(html: str, url: str) -> list[str]:
+    """The interventions of the care-plan form, in row order."""
+    return re.findall(r'name="intervention" value="([^"]+)"', care_form_of(html, url))
+
+
+def post_care(
+    client: TestClient, url: str, csrf: str, statuses: dict[str, str], keys: list[str]
+) -> Any:
+    """Submit the care-plan form as a browser does: every row, empty where unchanged."""
+    data = {"intervention": keys, "status": [statuses.get(k, "") for k in keys], "csrf": csrf}
+    return client.post(f"{url}/care", data=data, follow_redirects=False)
+
+
 # --- access -------------------------------------------------------------------------------
 
 
@@ -188,14 +206,14 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
     timeline = html.split('class="data-table timeline"', 1)[1].split("</table>", 1)[0]
     assert "Lupus anticoagulant" in timeline and "negative" in timeline
 
-    # Set the status of the first care-plan item.
-    item = re.search(rf'action="{url}/care/([^"]+)"', html)
-    assert item, "no care-plan status form"
-    r = post(client, f"{url}/care/{item.group(1)}", {"status": "started"}, csrf)
+    # Set the status of the first care-plan row, with the one form of the whole plan (U4).
+    keys = care_form_rows(html, url)
+    assert keys, "no care-plan status form"
+    r = post_care(client, url, csrf, {keys[0]: "started"}, keys)
     assert r.status_code == 303, r.text
     html = client.get(url).text
-    care_form = html.split(f'action="{url}/care/{item.group(1)}"', 1)[1].split("</form>", 1)[0]
-    assert re.search(r'<option value="started" selected>', care_form)
+    first_row = care_form_of(html, url).split('name="intervention"', 2)[1]
+    assert re.search(r'<option value="started" selected>', first_row)
 
     # Record, then clear, a current pregnancy: the curve appears and goes.
     data = {"gestational_age_days": "49", "heartbeat_seen": "yes", "bleeding": "no"}
@@ -382,14 +400,25 @@ def test_current_pregnancy_and_care_status_errors(app_client: TestClient) -> Non
 
     add_miscarriage(app_client, url, csrf, days_ago(300))
     add_miscarriage(app_client, url, csrf, days_ago(100))
-    html = app_client.get(url).text
-    item = re.search(rf'action="{url}/care/([^"]+)"', html)
-    assert item
-    r = post(app_client, f"{url}/care/{item.group(1)}", {"status": "finished"}, csrf)
+    # The per-item route stays for API users and old links; the page now posts to /care (U4).
+    item = first_care_item(app_client, url)
+    r = post(app_client, f"{url}/care/{item}", {"status": "finished"}, csrf)
     assert r.status_code == 422
     assert 'role="alert"' in r.text
     r = post(app_client, f"{url}/care/not-an-item", {"status": "done"}, csrf)
     assert r.status_code == 404
+    r = post(app_client, f"{url}/care/{item}", {"status": "started"}, csrf)
+    assert r.status_code == 303
+
+
+def first_care_item(client: TestClient, url: str) -> str:
+    """The id of the couple's first care-plan item, from the engine (the page shows merged
+    rows per intervention, not item ids)."""
+    from rplcare.engine.assess import assess
+
+    case = client.get(f"{url}/export").json()
+    case["as_of"] = TODAY.isoformat()
+    return assess(repo.validate(case)).care_plan[0].id
 
 
 def test_import_errors_are_shown_with_422(app_client: TestClient) -> None:

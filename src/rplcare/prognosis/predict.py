@@ -25,6 +25,14 @@ INTERVAL_METHOD = (
 )
 
 
+#: Why the clinic setting's figures are lower than the population's (one wording for the
+#: drivers and for the pages that explain the settings).
+CLINIC_SETTING_EFFECT = (
+    "couples seen in RPL clinics after a work-up miscarry less than registry figures for the "
+    "same history suggest"
+)
+
+
 def limits() -> list[str]:
     """The model's known limits, as stated in sources.yaml."""
     return list(load_model().context["limits"])
@@ -136,10 +144,7 @@ def _drivers(
             else f"{', '.join(parts)}: {_pct(with_history)} ({why})"
         )
     if setting == "clinic":
-        out.append(
-            f"RPL-clinic setting: {_pct(clinic)}; couples seen in RPL clinics after a work-up "
-            "miscarry less than registry figures for the same history suggest"
-        )
+        out.append(f"RPL-clinic setting: {_pct(clinic)}; {CLINIC_SETTING_EFFECT}")
     effects = []
     if bmi is not None:
         effects.append(f"BMI {bmi:g}")

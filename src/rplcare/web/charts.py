@@ -4,8 +4,8 @@ No JavaScript and no external libraries. Every chart carries `role="img"`, a `<t
 a `<desc>` that states the numbers, so the chart is never the only way to read them. Colours
 are set with presentation attributes (no `style` attributes or `<style>` elements, which a
 `default-src 'self'` Content-Security-Policy would block), every meaning is also carried by
-shape or text (a filled bar, a whisker with end caps, a dashed marker with a label), and all
-text that reaches the markup is escaped.
+shape or text (a filled bar with a dark edge, a whisker with end caps, a dashed marker with a
+label), and all text that reaches the markup is escaped.
 
 Risks are fractions in [0, 1], as `rplcare.prognosis.quick.quick_risk` returns them; the
 charts show them as percentages. The only numbers drawn are the ones passed in, plus the
@@ -24,6 +24,9 @@ SVG_NS = "http://www.w3.org/2000/svg"
 # Contrast against white: INK 17:1, BAR 8.6:1, MARK 7.1:1, EDGE 6.2:1 (WCAG non-text >= 3:1).
 INK = "#1a1a1a"
 BAR = "#1d4f91"
+# The estimate bar's fill: light, so that the dark whisker reads on it (INK 8.7:1); its edge
+# is drawn in BAR, which carries the contrast against the track.
+BAR_FILL = "#9db9e0"
 MARK = "#a1260d"
 EDGE = "#5a6472"
 TRACK = "#eef1f5"
@@ -170,7 +173,7 @@ def risk_bar_svg(
     )
     out.append(
         f'<rect class="chart-bar" x="{_num(x0)}" y="{_num(top)}" width="{_num(x(est) - x0)}" '
-        f'height="{_num(bar_h)}" fill="{BAR}"/>'
+        f'height="{_num(bar_h)}" fill="{BAR_FILL}" stroke="{BAR}" stroke-width="1.5"/>'
     )
     # Axis ticks at 0, 25, 50, 75, 100%.
     for i, tick in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
@@ -185,12 +188,12 @@ def risk_bar_svg(
                 extra=' font-size="12"',
             )
         )
-    # Whisker: a white halo under a dark line, so it reads on the bar and on the track.
+    # Whisker: one dark line with end caps. It reads on the light bar and on the track alike;
+    # a white halo under it looked like a second whisker over the bar (review finding U5).
     cap = 9.0
-    for colour, w in ((WHITE, 5.0), (INK, 2.0)):
-        out.append(_line(x(lo), mid, x(hi), mid, colour, w, ' stroke-linecap="square"'))
-        out.append(_line(x(lo), mid - cap, x(lo), mid + cap, colour, w))
-        out.append(_line(x(hi), mid - cap, x(hi), mid + cap, colour, w))
+    out.append(_line(x(lo), mid, x(hi), mid, INK, 2.0, ' class="chart-whisker"'))
+    out.append(_line(x(lo), mid - cap, x(lo), mid + cap, INK, 2.0))
+    out.append(_line(x(hi), mid - cap, x(hi), mid + cap, INK, 2.0))
     # The estimate itself: a short vertical mark, visible even when the bar has zero width.
     out.append(_line(x(est), top - 4, x(est), top + bar_h + 4, INK, 3, ' class="chart-estimate"'))
     if ref is not None:

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from rplcare.errors import InputError
+from rplcare.prognosis.predict import CLINIC_SETTING_EFFECT
 from rplcare.prognosis.quick import (
     AGE_RANGE,
     BMI_RANGE,
@@ -315,6 +316,16 @@ def build_view(result: Mapping[str, Any]) -> dict[str, Any]:
             for i, w in enumerate(result.get("what_if", []))
         ],
     }
+    if nxt.get("setting") != "clinic":
+        # U5: the patient page may use RPL-clinic figures; say which figures this page shows.
+        view["setting_note"] = (
+            _(
+                "These are population figures: they come from registries of all pregnancies. "
+                "Figures from specialist recurrent-miscarriage clinics are lower for the same "
+                "answers"
+            )
+            + f": {CLINIC_SETTING_EFFECT}."
+        )
     cur = result["current_pregnancy"]
     if cur:
         day = int(cur["gestational_age_days"])

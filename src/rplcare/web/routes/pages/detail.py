@@ -241,3 +241,50 @@ def set_care(
         return patient_page_response(request, session, couple, user, errors, 422)
     repo.set_care_status(session, couple, item_id, status, user.username)
     return see_other(f"/patients/{couple.id}#care")
+
+
+@router.post("/patients/{couple_id}/care", response_model=None)
+def set_care_statuses(
+    couple_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    csrf: CsrfField = "",
+    intervention: Annotated[list[str] | None, Form()] = None,
+    status: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """One form for the whole care plan (U4): pairs of (intervention, status), one per row of
+    the merged plan. A status applies to every guideline's item on that intervention; an
+    empty status leaves the row as it is."""
+    couple = posted_couple(request, session, user, couple_id, csrf)
+    if not isinstance(couple, Couple):
+        return couple
+    try:
+        case = repo.validate(repo.couple_to_case(couple, date.today()))
+        plan = assess(case, profile=request.app.state.profile).care_plan
+    except CaseValidationError:
+        plan = []
+    items: dict[str, list[str]] = {}
+    for c in plan:
+        items.setdefault(c.intervention, []).append(c.id)
+    keys, values = intervention or [], status or []
+    errors = FormErrors(form="care-all", anchor="care-form")
+    if len(keys) != len(values):
+        errors.add(None, _("The form was incomplete: reload the page and try again."))
+    pairs = list(zip(keys, values, strict=False))
+    for key, value in pairs:
+        if key not in items:
+            errors.add(None, _("{key}: not in the couple's current care plan").format(key=key))
+        elif value and value not in repo.CARE_STATUSES:
+            choices = ", ".join(repo.CARE_STATUSES)
+            problem = _("status: choose one of {choices}").format(choices=choices)
+            errors.add(slug(f"c-{key}-status"), problem)
+        errors.values[slug(f"c-{key}-status")] = value
+    if errors:
+        return patient_page_response(request, session, couple, user, errors, 422)
+    current = {c.item_id: c.status for c in couple.care_statuses}
+    for key, value in pairs:
+        for item_id in items[key] if value else []:
+            if current.get(item_id) != value:
+                repo.set_care_status(session, couple, item_id, value, user.username)
+    return see_other(f"/patients/{couple.id}#care")

@@ -20,6 +20,7 @@ from rplcare.knowledge.profile import Profile
 from rplcare.web import charts
 from rplcare.web import repository as repo
 from rplcare.web.models import Couple, User
+from rplcare.web.routes.pages import summary
 from rplcare.web.routes.pages.common import render
 from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _
 
@@ -44,6 +45,10 @@ def _chart(render: Any, *args: Any) -> Markup | None:
         return Markup(render(*args))  # charts escape every text they draw
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def _compact_bar(estimate: float, interval: list[float], label: str) -> str:
+    return charts.risk_bar_svg(estimate, interval, label, compact=True)
 
 
 def _timeline(couple: Couple) -> list[dict[str, Any]]:
@@ -82,11 +87,33 @@ def _timeline(couple: Couple) -> list[dict[str, Any]]:
     return events
 
 
-def _grouped_workup(a: Assessment) -> list[dict[str, Any]]:
-    groups: dict[str, list[Any]] = {}
-    for item in a.workup:
-        groups.setdefault(item.guideline, []).append(item)
-    return [{"key": k, "name": _guideline_name(k), "items": items} for k, items in groups.items()]
+def _care_row_states(couple: Couple, rows: list[summary.MergedRow]) -> dict[str, Any]:
+    """Per care-plan row, the latest status set on any of its guideline items."""
+    by_item = {c.item_id: c for c in couple.care_statuses}
+    states: dict[str, Any] = {}
+    for row in rows:
+        set_ = [by_item[i] for i in row.item_ids if i in by_item]
+        if set_:
+            states[row.key] = max(set_, key=lambda c: c.updated_at)
+    return states
+
+
+def _summary_context(couple: Couple, a: Assessment) -> dict[str, Any]:
+    """The summary card and the merged work-up and care plan (U3, U4, U5)."""
+    names = {k: _guideline_name(k) for k in a.definitions}
+    workup_rows = summary.merged_workup(a)
+    care_rows = summary.merged_care(a)
+    return {
+        "definition_names": names,
+        "guideline_statuses": summary.guideline_statuses(a, names),
+        "workup_rows": workup_rows,
+        "care_rows": care_rows,
+        "care_row_state": _care_row_states(couple, care_rows),
+        "steps": summary.next_steps(workup_rows, a.as_of),
+        "risk_setting": summary.setting_in_words(a.prognosis.next_pregnancy),
+        "fig": summary.figure,
+        "found_causes": [c for c in a.causes if c.status in ("confirmed", "possible")],
+    }
 
 
 def _patient_context(
@@ -136,21 +163,17 @@ def _patient_context(
         prog = assessment.prognosis
         nxt = prog.next_pregnancy
         cur = prog.current_pregnancy
-        ctx["workup_groups"] = _grouped_workup(assessment)
-        ctx["definition_names"] = {k: _guideline_name(k) for k in assessment.definitions}
+        ctx.update(_summary_context(couple, assessment))
         m, lb = nxt.miscarriage_risk, nxt.live_birth_chance
-        # No chart outside the model's data (no number there, only the reason).
+        # No chart outside the model's data (no number there, only the reason). Compact: the
+        # page prints the figures, in whole percentages, next to the chart.
         ctx["risk_chart"] = (
-            _chart(
-                charts.risk_bar_svg, m.estimate, m.interval, _("Miscarriage in the next pregnancy")
-            )
+            _chart(_compact_bar, m.estimate, m.interval, _("Miscarriage in the next pregnancy"))
             if m.estimate is not None
             else None
         )
         ctx["live_birth_chart"] = (
-            _chart(
-                charts.risk_bar_svg, lb.estimate, lb.interval, _("Live birth in the next pregnancy")
-            )
+            _chart(_compact_bar, lb.estimate, lb.interval, _("Live birth in the next pregnancy"))
             if lb.estimate is not None
             else None
         )
