@@ -71,14 +71,18 @@ class MergedRow:
         return next((r for r in _CARE_ORDER if r in present), "not_recommended")
 
     def guidelines_with(self, *values: str) -> list[str]:
-        """Guidelines whose position (status or recommendation) is one of `values`."""
-        return [c.guideline for c in self.chips if c.status in values or c.recommendation in values]
+        """Guidelines whose position (status or recommendation) is one of `values`, each once
+        (a guideline can hold two items on one intervention)."""
+        return _once(
+            c.guideline for c in self.chips if c.status in values or c.recommendation in values
+        )
 
     @property
     def by_position(self) -> list[tuple[str, list[str]]]:
         """The guidelines grouped by position, recommended first: every position shown."""
         groups = [
-            (r, [c.guideline for c in self.chips if c.recommendation == r]) for r in _CARE_ORDER
+            (r, _once(c.guideline for c in self.chips if c.recommendation == r))
+            for r in _CARE_ORDER
         ]
         return [(r, g) for r, g in groups if g]
 
@@ -86,6 +90,10 @@ class MergedRow:
     def entry_item(self) -> Chip | None:
         """The position whose result form the row offers (a test still to do or to repeat)."""
         return next((c for c in self.chips if c.status in ("to_do", "repeat")), None)
+
+
+def _once(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
 
 
 def _workup_chip(w: WorkupOut) -> Chip:
