@@ -62,3 +62,34 @@ def test_an_unknown_language_changes_nothing(client: TestClient) -> None:
     r = client.get("/language", params={"set": "de", "next": "/risk"}, follow_redirects=False)
     assert r.status_code == 303 and "set-cookie" not in r.headers
     assert '<html lang="en-GB">' in client.get("/risk").text
+
+
+def test_the_vocabulary_covers_every_coded_value_the_ui_shows() -> None:
+    """Coded values reach the catalogs only through rplcare.web.vocabulary."""
+    from typing import get_args
+
+    from rplcare.domain.case import Outcome
+    from rplcare.engine import assessment as a
+    from rplcare.web import vocabulary as v
+    from rplcare.web.repository import CARE_STATUSES
+    from rplcare.web.security import ROLES
+
+    def words(values: object) -> set[str]:
+        return {str(x).replace("_", " ") for x in values}  # type: ignore[attr-defined]
+
+    fields = a.DefinitionOut.model_fields
+    assert words(Outcome) == set(v.OUTCOMES)
+    assert words(get_args(get_args(fields["kind"].annotation)[0])) == set(v.DEFINITION_KINDS)
+    assert words(get_args(fields["evaluation"].annotation)) == set(v.EVALUATIONS)
+    assert words(get_args(a.WorkupOut.model_fields["status"].annotation)) == set(
+        v.WORKUP_STATUSES
+    )
+    assert words(get_args(a.WorkupOut.model_fields["recommendation"].annotation)) == set(
+        v.RECOMMENDATIONS
+    )
+    assert words(get_args(a.WorkupOut.model_fields["verification"].annotation)) == set(
+        v.VERIFICATIONS
+    )
+    assert words(CARE_STATUSES) == set(v.CARE_STATUSES)
+    assert words(ROLES) == set(v.ROLES)
+    assert v.DISCLAIMER == a.DISCLAIMER
