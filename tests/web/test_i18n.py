@@ -81,9 +81,7 @@ def test_the_vocabulary_covers_every_coded_value_the_ui_shows() -> None:
     assert words(Outcome) == set(v.OUTCOMES)
     assert words(get_args(get_args(fields["kind"].annotation)[0])) == set(v.DEFINITION_KINDS)
     assert words(get_args(fields["evaluation"].annotation)) == set(v.EVALUATIONS)
-    assert words(get_args(a.WorkupOut.model_fields["status"].annotation)) == set(
-        v.WORKUP_STATUSES
-    )
+    assert words(get_args(a.WorkupOut.model_fields["status"].annotation)) == set(v.WORKUP_STATUSES)
     assert words(get_args(a.WorkupOut.model_fields["recommendation"].annotation)) == set(
         v.RECOMMENDATIONS
     )
