@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from rplcare.web import repository as repo
@@ -97,7 +97,7 @@ def all_events(db: Session, where: AuditFilter) -> list[AuditEvent]:
 
 
 def known_actions(db: Session) -> list[str]:
-    return list(db.scalars(select(distinct(AuditEvent.action)).order_by(AuditEvent.action)))
+    return list(db.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
 def _cell(value: object) -> str:
