@@ -104,7 +104,7 @@ def test_serve_trusts_no_proxy_unless_configured(
     monkeypatch.delenv("RPLCARE_FORWARDED_ALLOW_IPS", raising=False)
     options = _serve_options(monkeypatch, tmp_path)
     assert options["proxy_headers"] is False
-    config = uvicorn.Config(lambda: None, **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(lambda: None, **options)
     config.load()
     assert not isinstance(config.loaded_app, ProxyHeadersMiddleware)
 

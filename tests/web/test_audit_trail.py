@@ -4,6 +4,7 @@ guessed or reused (S4)."""
 from __future__ import annotations
 
 import csv
+import secrets
 import io
 import re
 from collections.abc import Iterator
@@ -15,7 +16,6 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rplcare.web import repository as repo
 from rplcare.web.app import create_app
 from rplcare.web.db import make_engine, session_factory, transaction
 from rplcare.web.models import AuditEvent
@@ -185,7 +185,7 @@ def test_a_deleted_couples_id_is_never_given_again(
     """S4: the id generator skips ids that the audit log has seen, so a new couple never
     inherits a deleted one's history; the delete event keeps the label."""
     draws = iter([2**62 - 1, 2**62 - 1, 2**40])  # randbelow(n) + 1 is the id
-    monkeypatch.setattr(repo.secrets, "randbelow", lambda n: next(draws))
+    monkeypatch.setattr(secrets, "randbelow", lambda n: next(draws))
     first = client.post("/api/v1/patients", json=example("two-losses-young"), headers=basic("clin"))
     gone = first.json()["id"]
     assert gone == 2**62

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from rplcare.web import repository as repo
 from rplcare.web import user_sessions
 from rplcare.web.audit_trail import client_address
+from rplcare.web.db import transaction
 from rplcare.web.deps import SessionDep
 from rplcare.web.models import User
 from rplcare.web.security import csrf_matches, new_csrf_token
@@ -95,12 +96,15 @@ def login(
     if user is None:
         return _login_page(request, next_url, "Wrong username or password.", 401)
     client = client_address(request)
-    session.info["client"] = client
-    token = user_sessions.start(session, user, datetime.now(UTC), client)
+    # Committed before the redirect is sent: the browser's next request needs the row (the
+    # request's own transaction may commit only after the response).
+    with transaction(request.app.state.sessions) as db:
+        db.info["client"] = client
+        token = user_sessions.start(db, user, datetime.now(UTC), client)
+        repo.audit(db, user.username, "login", "user", user.id)
     request.session.clear()  # a fresh session on login (no fixation)
     request.session["sid"] = token
     request.session["csrf"] = new_csrf_token()
-    repo.audit(session, user.username, "login", "user", user.id)
     return RedirectResponse(landing(user, next_url), status_code=303)
 
 
@@ -122,7 +126,7 @@ def logout_form(request: Request) -> Response:
 
 
 @router.post("/logout", response_model=None)
-def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     token = request.session.get("sid")
     if not token:
         return RedirectResponse("/login", status_code=303)
@@ -133,11 +137,13 @@ def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()] =
             "You are still signed in: the sign-out form had expired. Sign out here.",
             400,
         )
-    row = user_sessions.find(session, str(token))
-    user = session.get(User, row.user_id) if row is not None else None
-    user_sessions.end(session, str(token), datetime.now(UTC), "logout")
-    if user is not None:
-        session.info["client"] = client_address(request)
-        repo.audit(session, user.username, "logout", "user", user.id)
+    # Ended and committed before the response, so a copy of the cookie is dead at once.
+    with transaction(request.app.state.sessions) as db:
+        row = user_sessions.find(db, str(token))
+        user = db.get(User, row.user_id) if row is not None else None
+        user_sessions.end(db, str(token), datetime.now(UTC), "logout")
+        if user is not None:
+            db.info["client"] = client_address(request)
+            repo.audit(db, user.username, "logout", "user", user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
