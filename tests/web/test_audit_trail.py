@@ -4,9 +4,9 @@ guessed or reused (S4)."""
 from __future__ import annotations
 
 import csv
-import secrets
 import io
 import re
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
