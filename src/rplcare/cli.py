@@ -711,7 +711,23 @@ def serve(
     typer.echo(f"rplcare is running at http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
     warm_and_freeze()
     # No access log: URLs of the public risk page carry the visitor's answers.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        **proxy_options(settings.forwarded_allow_ips),
+    )
+
+
+def proxy_options(forwarded_allow_ips: str) -> dict[str, Any]:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, so anything on the machine
+    could choose its client address (and so its sign-in throttle key). Only proxies named in
+    RPLCARE_FORWARDED_ALLOW_IPS are trusted; without it, no forwarded header is read."""
+    if not forwarded_allow_ips.strip():
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips.strip()}
 
 
 def warm_and_freeze() -> None:

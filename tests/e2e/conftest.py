@@ -154,14 +154,20 @@ def make_context(
     return context
 
 
+#: Where each role lands after sign-in: administrators do not open patient records.
+HOME = {"clinician": ("/patients", "Patients"), "admin": ("/admin/users", "Users")}
+ROLES = {name: role for name, _password, role in DEMO_USERS}
+
+
 def sign_in(page: Page, username: str) -> None:
     """Sign in through the login form, as a person would."""
     page.goto("/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORDS[username])
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/patients")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
+    path, heading = HOME[ROLES[username]]
+    page.wait_for_url(f"**{path}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
 
 
 @pytest.fixture(scope="session")
@@ -204,23 +210,24 @@ def page(new_context: ContextMaker) -> Page:
     return new_context().new_page()
 
 
-def _signed_in_page(new_context: ContextMaker, state: StorageState) -> Page:
+def _signed_in_page(new_context: ContextMaker, state: StorageState, role: str) -> Page:
     page = new_context(state).new_page()
-    page.goto("/patients")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
+    path, heading = HOME[role]
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     return page
 
 
 @pytest.fixture()
 def clinician(new_context: ContextMaker, signed_in: Callable[[str], StorageState]) -> Page:
     """A page signed in as the demo clinician, on the patient list."""
-    return _signed_in_page(new_context, signed_in("clinician"))
+    return _signed_in_page(new_context, signed_in("clinician"), "clinician")
 
 
 @pytest.fixture()
 def admin(new_context: ContextMaker, signed_in: Callable[[str], StorageState]) -> Page:
-    """A page signed in as the demo administrator, on the patient list."""
-    return _signed_in_page(new_context, signed_in("admin"))
+    """A page signed in as the demo administrator, on the user list."""
+    return _signed_in_page(new_context, signed_in("admin"), "admin")
 
 
 def screenshot(page: Page, name: str, top: float = 0, max_height: float = 3000) -> Path:

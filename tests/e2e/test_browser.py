@@ -12,7 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, Locator, Page, StorageState, expect
 
-from tests.e2e.conftest import ContextMaker, make_context, screenshot, sign_in
+from tests.e2e.conftest import PASSWORDS, ContextMaker, make_context, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,7 @@ def new_couple(browser: Browser, live_server: str) -> Iterator[str]:
 
 def test_sign_in_through_the_form_and_sign_out(page: Page) -> None:
     page.goto("/patients")
-    page.wait_for_url("**/login")  # the workspace needs a login
+    page.wait_for_url("**/login?next=/patients")  # the workspace needs a login
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     screenshot(page, "login.png")
 
@@ -142,7 +142,42 @@ def test_sign_in_through_the_form_and_sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out (clinician)").click()
     page.wait_for_url("**/login")
     page.goto("/patients")
-    page.wait_for_url("**/login")  # the session is gone
+    page.wait_for_url("**/login?next=/patients")  # the session is gone
+
+
+def test_sign_in_page_fields_line_up(page: Page) -> None:
+    """U9: username and password are full-width styled inputs, one under the other."""
+    page.goto("/login")
+    user = page.get_by_label("Username").bounding_box()
+    password = page.get_by_label("Password").bounding_box()
+    assert user and password
+    assert user["width"] == password["width"] and user["x"] == password["x"]
+    assert password["y"] > user["y"] + user["height"]
+
+
+def test_sign_in_returns_to_the_couple_asked_for(clinician: Page, page: Page) -> None:
+    """U9: a couple's address opened while signed out leads back there after sign-in."""
+    open_couple(clinician, DEMO_APS)
+    couple_url = clinician.url
+    page.goto(couple_url)
+    page.wait_for_url("**/login?next=**")
+    page.get_by_label("Username").fill("clinician")
+    page.get_by_label("Password").fill(PASSWORDS["clinician"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(couple_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Couple {DEMO_APS}")
+
+
+def test_signed_out_cookies_do_not_work_again(page: Page, new_context: ContextMaker) -> None:
+    """S1: cookies saved before sign-out, restored in another browser, get the login page."""
+    sign_in(page, "clinician")
+    saved = page.context.storage_state()
+    page.get_by_role("button", name="Sign out (clinician)").click()
+    page.wait_for_url("**/login")
+    other = new_context(saved).new_page()
+    other.goto("/patients")
+    other.wait_for_url("**/login?next=**")
+    expect(other.get_by_role("heading", level=1)).to_have_text("Sign in")
 
 
 # --- (b)-(e): the patient page ---------------------------------------------------------------
@@ -431,7 +466,7 @@ def test_admin_user_form_with_errors_is_accessible(admin: Page) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     page.wait_for_url("**/admin/users")
     page.get_by_label("Username").fill("new user")
-    page.get_by_label("Password").fill("short")
+    page.get_by_label("Password", exact=True).fill("short")
     page.get_by_role("button", name="Create user").click()
-    expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")
     assert_accessible(page, "admin users form with errors")

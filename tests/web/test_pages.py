@@ -65,8 +65,9 @@ def login(client: TestClient, username: str) -> str:
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
-    assert r.headers["location"] == "/patients"
-    return csrf_of(client.get("/patients").text)
+    home = "/admin/users" if ROLES.get(username) == "admin" else "/patients"
+    assert r.headers["location"] == home
+    return csrf_of(client.get(home).text)
 
 
 def post(client: TestClient, url: str, data: dict[str, str], csrf: str) -> Any:
@@ -144,7 +145,7 @@ def post_care(
 def test_pages_redirect_to_login_when_signed_out(app_client: TestClient, path: str) -> None:
     r = app_client.get(path, follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/login"
+    assert r.headers["location"] == f"/login?next={path}"
 
 
 def test_posts_redirect_to_login_when_signed_out(app_client: TestClient) -> None:

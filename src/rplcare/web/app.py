@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -28,13 +29,16 @@ from rplcare.knowledge.profile import load_profile
 from rplcare.web.api_docs import mount_api_docs
 from rplcare.web.cds_auth import TrustedClients
 from rplcare.web.db import make_engine, session_factory
+from rplcare.web.deps import current_user
 from rplcare.web.i18n import template_context
 from rplcare.web.limits import BodySizeLimit
 from rplcare.web.migrate import ensure_migrated
+from rplcare.web.models import User
 from rplcare.web.plain import PAGES, plain_page, wants_html
 from rplcare.web.routes import cds
+from rplcare.web.routes.auth import home_of
 from rplcare.web.routes.cds import CdsCors
-from rplcare.web.security import LoginRateLimiter
+from rplcare.web.security import LoginThrottle
 from rplcare.web.settings import Settings
 
 APP_CSP = (
@@ -125,7 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         directory=str(web_root() / "templates"), context_processors=[template_context]
     )
     app.state.templates = templates
-    app.state.login_limiter = LoginRateLimiter(settings.login_attempts, settings.login_window_s)
+    app.state.login_limiter = LoginThrottle(
+        settings.login_attempts,
+        settings.login_window_s,
+        settings.login_user_attempts,
+        settings.login_user_window_s,
+    )
 
     app.add_middleware(
         SessionMiddleware,
@@ -159,10 +168,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pass
 
     @app.get("/", include_in_schema=False)
-    def home(request: Request) -> RedirectResponse:
-        # Clinicians go to their workspace; everyone else to the public risk page.
-        target = "/patients" if request.session.get("user") else "/risk"
-        return RedirectResponse(target, status_code=303)
+    def home(user: Annotated[User | None, Depends(current_user)]) -> RedirectResponse:
+        # Signed-in users go to their workspace; everyone else to the public risk page.
+        return RedirectResponse(home_of(user) if user else "/risk", status_code=303)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> PlainTextResponse:

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from rplcare.web.audit_trail import client_address, record_apart
 from rplcare.web.models import User
-from rplcare.web.repository import user_by_name
-from rplcare.web.security import csrf_matches, verify_password
+from rplcare.web.security import csrf_matches
+from rplcare.web.signin import check_password, session_user
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -34,27 +35,25 @@ def _basic_auth_user(request: Request, session: Session) -> User | None:
         username, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
     except (ValueError, UnicodeDecodeError):
         return None
-    limiter = request.app.state.login_limiter
-    key = f"{request.client.host if request.client else '-'}:{username}"
-    if limiter.blocked(key):
+    checked = check_password(request, session, username, password, "basic")
+    if checked.throttled:
         raise HTTPException(429, "too many failed logins; try again later")
-    user = user_by_name(session, username)
-    if user is None or not user.active or not verify_password(user.password_hash, password):
-        limiter.failed(key)
-        return None
-    limiter.succeeded(key)
-    return user
+    return checked.user
 
 
 def current_user(request: Request, session: SessionDep) -> User | None:
-    username = request.session.get("user")
-    user = user_by_name(session, username) if username else None
-    if user is not None and user.active:
-        return user
+    session.info["client"] = client_address(request)  # for every audit event of the request
+    token = request.session.get("sid")
+    if token:
+        user = session_user(request, session, str(token))
+        if user is not None:
+            return user
+        request.session.clear()  # ended or expired on the server: drop the cookie too
     return _basic_auth_user(request, session)
 
 
 def require_user(request: Request, user: Annotated[User | None, Depends(current_user)]) -> User:
+    """Any signed-in user (cookie or HTTP Basic)."""
     if user is None:
         raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Basic"})
     # Cookie-authenticated unsafe requests must carry the session's CSRF token.
@@ -62,18 +61,30 @@ def require_user(request: Request, user: Annotated[User | None, Depends(current_
     token = request.headers.get("x-csrf-token")
     if (
         unsafe
-        and request.session.get("user")
+        and request.session.get("sid")
         and not csrf_matches(request.session.get("csrf"), token)
     ):
         raise HTTPException(403, "missing or wrong X-CSRF-Token header")
+    if user.must_change_password:
+        raise HTTPException(403, "password change required: sign in to the web app first")
     return user
 
 
-def require_admin(user: Annotated[User, Depends(require_user)]) -> User:
+def require_clinician(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+    """Patient records are for clinicians; administrators manage accounts only."""
+    if user.role != "clinician":
+        record_apart(request, user.username, "forbidden", "api", None, request.url.path)
+        raise HTTPException(403, "clinician role required")
+    return user
+
+
+def require_admin(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
     if user.role != "admin":
+        record_apart(request, user.username, "forbidden", "api", None, request.url.path)
         raise HTTPException(403, "admin role required")
     return user
 
 
-UserDep = Annotated[User, Depends(require_user)]
+# The patient API: clinicians only (see docs/web.md, "Access model").
+UserDep = Annotated[User, Depends(require_clinician)]
 AdminDep = Annotated[User, Depends(require_admin)]

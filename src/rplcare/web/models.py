@@ -6,10 +6,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rplcare.web.db import Base
+
+#: Couple ids are random 63-bit numbers (never sequential, never reused). SQLite's INTEGER is
+#: already 64-bit (and stays the rowid); other databases need BIGINT.
+CoupleId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class User(Base):
@@ -21,12 +38,31 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | clinician
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set by an administrator's reset: the user must choose a new password at next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so
+    the table cannot be used to sign in. Ended sessions are kept (ended_at, end_reason)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class Couple(Base):
     __tablename__ = "couples"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(CoupleId, primary_key=True, autoincrement=False)
     label: Mapped[str] = mapped_column(String(120))  # a clinic reference, not a name
     patient_birth_date: Mapped[date | None] = mapped_column(Date)
     patient_age: Mapped[int | None] = mapped_column(Integer)
@@ -64,7 +100,7 @@ class Pregnancy(Base):
     __tablename__ = "pregnancies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couples.id", ondelete="CASCADE"))
+    couple_id: Mapped[int] = mapped_column(CoupleId, ForeignKey("couples.id", ondelete="CASCADE"))
     outcome: Mapped[str] = mapped_column(String(20))
     end_date: Mapped[date] = mapped_column(Date)
     gestational_weeks: Mapped[float] = mapped_column(Float)
@@ -81,7 +117,7 @@ class TestResultRow(Base):
     __test__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couples.id", ondelete="CASCADE"))
+    couple_id: Mapped[int] = mapped_column(CoupleId, ForeignKey("couples.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(40))
     date: Mapped[date] = mapped_column(Date)
     result: Mapped[str | None] = mapped_column(String(40))
@@ -101,7 +137,7 @@ class AssessmentRecord(Base):
     __tablename__ = "assessments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couples.id", ondelete="CASCADE"))
+    couple_id: Mapped[int] = mapped_column(CoupleId, ForeignKey("couples.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(64))
     as_of: Mapped[date] = mapped_column(Date)
@@ -117,7 +153,7 @@ class CareItemStatus(Base):
     __tablename__ = "care_item_status"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couples.id", ondelete="CASCADE"))
+    couple_id: Mapped[int] = mapped_column(CoupleId, ForeignKey("couples.id", ondelete="CASCADE"))
     item_id: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(20))  # planned | started | done | declined
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -130,6 +166,8 @@ class AuditEvent(Base):
     """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
+    # Filters in the viewer, and the check that a couple id was never used before.
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -138,3 +176,4 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(64))  # the client's address

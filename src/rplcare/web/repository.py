@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Session, selectinload
 
@@ -45,6 +46,8 @@ def audit(
     entity_id: object = None,
     detail: str | None = None,
 ) -> None:
+    """One audit row; the client address comes from the session (`current_user` puts it
+    there for every signed-in request)."""
     session.add(
         AuditEvent(
             at=now(),
@@ -53,6 +56,7 @@ def audit(
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
             detail=detail,
+            client=session.info.get("client"),
         )
     )
 
@@ -209,8 +213,27 @@ def validate(raw: Any, source: str = "request") -> Case:
     return parse_case(raw, load_knowledge(), source)
 
 
+def new_couple_id(session: Session) -> int:
+    """A random id in 1..MAX_ID that no couple has, and no audit event ever named (so an id
+    is never reused after a deletion, and ids cannot be enumerated)."""
+    while True:
+        candidate = secrets.randbelow(MAX_ID) + 1
+        used = session.scalar(
+            select(
+                exists().where(Couple.id == candidate)
+                | exists().where(
+                    AuditEvent.entity == "couple", AuditEvent.entity_id == str(candidate)
+                )
+            )
+        )
+        if not used:
+            return candidate
+
+
 def create_couple(session: Session, case: Case, username: str) -> Couple:
-    couple = Couple(label=case.id or "unnamed", created_at=now(), updated_at=now())
+    couple = Couple(
+        id=new_couple_id(session), label=case.id or "unnamed", created_at=now(), updated_at=now()
+    )
     apply_case(couple, case)
     session.add(couple)
     session.flush()
@@ -259,7 +282,8 @@ def page_of_couples(
 
 
 def delete_couple(session: Session, couple: Couple, username: str) -> None:
-    audit(session, username, "delete", "couple", couple.id)
+    # The label is the only trace of which record this was once the row is gone.
+    audit(session, username, "delete", "couple", couple.id, f"label={couple.label}")
     session.delete(couple)
 
 

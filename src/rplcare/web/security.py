@@ -29,7 +29,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 class LoginRateLimiter:
-    """At most `attempts` failed logins per key (client + username) within `window_s`."""
+    """At most `attempts` failed logins per key within `window_s` (in memory, per process)."""
 
     def __init__(self, attempts: int, window_s: int) -> None:
         self.attempts = attempts
@@ -43,6 +43,8 @@ class LoginRateLimiter:
         return q
 
     def blocked(self, key: str) -> bool:
+        if key not in self._failures:  # no entry for every name ever tried
+            return False
         return len(self._prune(key, time.monotonic())) >= self.attempts
 
     def failed(self, key: str) -> None:
@@ -50,6 +52,28 @@ class LoginRateLimiter:
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
+
+
+class LoginThrottle:
+    """Two caps on failed sign-ins: per client address and username, and per username alone.
+    The second does not depend on the address, so no header or proxy can reset it. A success
+    clears only the first: the owner signing in must not reset a guesser's count."""
+
+    def __init__(
+        self, client_attempts: int, client_window_s: int, user_attempts: int, user_window_s: int
+    ) -> None:
+        self.per_client = LoginRateLimiter(client_attempts, client_window_s)
+        self.per_user = LoginRateLimiter(user_attempts, user_window_s)
+
+    def blocked(self, client: str, username: str) -> bool:
+        return self.per_client.blocked(f"{client}:{username}") or self.per_user.blocked(username)
+
+    def failed(self, client: str, username: str) -> None:
+        self.per_client.failed(f"{client}:{username}")
+        self.per_user.failed(username)
+
+    def succeeded(self, client: str, username: str) -> None:
+        self.per_client.succeeded(f"{client}:{username}")
 
 
 def new_csrf_token() -> str:

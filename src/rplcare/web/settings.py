@@ -24,9 +24,18 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     secure_cookies: bool = False
+    # Sessions live on the server (user_sessions): an absolute lifetime from sign-in, and an
+    # idle timeout, short because clinic PCs are shared.
     session_max_age_s: int = 8 * 3600
+    session_idle_s: int = 30 * 60
     login_attempts: int = 5  # per username and client within the window below
     login_window_s: int = 300
+    # Per username whatever the client address, so rotating addresses does not help.
+    login_user_attempts: int = 10
+    login_user_window_s: int = 900
+    # Proxies whose X-Forwarded-For/-Proto `rplcare serve` trusts (uvicorn's
+    # forwarded_allow_ips, comma-separated). Empty: none, so no header can change the client.
+    forwarded_allow_ips: str = ""
     # CDS Hooks: trusted clients (issuer -> JWK Set, JSON). Without it the services answer
     # unauthenticated calls in development and test, and refuse every call in production.
     cds_jwks_file: Path | None = None

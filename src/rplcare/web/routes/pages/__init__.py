@@ -7,14 +7,15 @@ is read here, at the boundary, and nowhere in the core.
 
 Modules: `common` (sign-in, CSRF, rendering, error pages), `forms` (form parsing, problems
 mapped to inputs), `patients` (list, new, import/export, delete), `view` (the patient page's
-context), `detail` (the patient page and the forms that edit a case), `admin` (users, audit).
+context), `detail` (the patient page and the forms that edit a case), `admin` (users, audit),
+`account` (changing one's own password).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rplcare.web.routes.pages import admin, detail, patients
+from rplcare.web.routes.pages import account, admin, detail, patients
 
 router = APIRouter()
 # `patients` first: its /patients/new and /patients/import must be matched before
@@ -22,5 +23,6 @@ router = APIRouter()
 router.include_router(patients.router)
 router.include_router(detail.router)
 router.include_router(admin.router)
+router.include_router(account.router)
 
 __all__ = ["router"]

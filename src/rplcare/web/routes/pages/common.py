@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -12,21 +13,46 @@ from sqlalchemy.orm import Session
 from rplcare.engine.assessment import DISCLAIMER
 from rplcare.web import charts
 from rplcare.web import repository as repo
+from rplcare.web.audit_trail import record_apart
 from rplcare.web.deps import current_user
 from rplcare.web.models import Couple, User
-from rplcare.web.routes.auth import csrf_token
+from rplcare.web.routes.auth import csrf_token, home_of, safe_next
 from rplcare.web.routes.pages.forms import _, yes_no
 from rplcare.web.security import csrf_matches
 
 
-def page_user(user: Annotated[User | None, Depends(current_user)]) -> User:
-    """The signed-in user; anyone else is sent to the login page."""
+def _redirect(url: str) -> HTTPException:
+    return HTTPException(303, "see other", headers={"Location": url})
+
+
+def signed_in(request: Request, user: Annotated[User | None, Depends(current_user)]) -> User:
+    """The signed-in user; anyone else goes to the login page, and back here after it."""
     if user is None:
-        raise HTTPException(303, "login required", headers={"Location": "/login"})
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        back = safe_next(here) if request.method == "GET" else None
+        raise _redirect(f"/login?next={quote(back, safe='/')}" if back else "/login")
     return user
 
 
+def account_user(user: Annotated[User, Depends(signed_in)]) -> User:
+    """Any role; a user whose password was reset must choose a new one first."""
+    if user.must_change_password:
+        raise _redirect("/account/password")
+    return user
+
+
+def page_user(request: Request, user: Annotated[User, Depends(account_user)]) -> User:
+    """A clinician. Administrators do not open patient records: they go to their pages."""
+    if user.role != "clinician":
+        record_apart(request, user.username, "forbidden", "page", None, request.url.path)
+        raise _redirect(home_of(user))
+    return user
+
+
+#: The clinician pages (patients); AnyPageUser: account and admin pages (they check roles).
 PageUser = Annotated[User, Depends(page_user)]
+AnyPageUser = Annotated[User, Depends(account_user)]
+PasswordPageUser = Annotated[User, Depends(signed_in)]
 CsrfField = Annotated[str, Form()]
 
 
