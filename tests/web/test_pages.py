@@ -180,7 +180,7 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
     assert definition_cells(html, "Losses counted")[:2] == ["2", "2"]
     assert "eshre-2022" in html and "rcog-2023" in html and "asrm-2012" in html
     # Risk with both intervals and an inline chart; work-up; causes; disclaimer; UNVERIFIED.
-    assert "95% prediction interval" in html and "95% confidence interval" in html
+    assert "95% prediction interval" in html and "confidence interval (95%)" in html
     assert "<svg" in html
     assert "Work-up checklist" in html and "Lupus anticoagulant" in html
     assert "Not assessed" in html

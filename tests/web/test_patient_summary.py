@@ -287,7 +287,7 @@ def test_risk_in_whole_percentages_with_the_setting_and_what_is_not_covered(
     assert re.search(r"Miscarriage \d{1,3}%, likely between \d{1,3}% and \d{1,3}%", figures)
     assert not re.search(r"\d\.\d%", figures), figures  # no decimals
     assert "confidence interval" not in text_of(shown)
-    assert "95% confidence interval" in text_of(details)
+    assert "confidence interval (95%)" in text_of(details)
     assert "delta method" in text_of(details)
     assert CLINIC_SETTING_EFFECT in text_of(shown)
     # What the model leaves out sits next to the figure, before the chart.

@@ -30,7 +30,7 @@ from rplcare.web.api_docs import mount_api_docs
 from rplcare.web.cds_auth import TrustedClients
 from rplcare.web.db import make_engine, session_factory
 from rplcare.web.deps import current_user
-from rplcare.web.i18n import template_context
+from rplcare.web.i18n import UiLanguage, template_context
 from rplcare.web.limits import BodySizeLimit
 from rplcare.web.migrate import ensure_migrated
 from rplcare.web.models import User
@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    app.add_middleware(UiLanguage)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(CdsCors)

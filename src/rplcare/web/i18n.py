@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from babel.support import Translations
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rplcare.leaflet.i18n import CATALOGS, HTML_LANG, LANGUAGES, Localizer
 
@@ -73,6 +75,7 @@ def translations(lang: str) -> _gettext.NullTranslations:
     return own
 
 
+@cache
 def gettext_for(lang: str) -> Callable[[str], str]:
     catalog = translations(lang)
 
@@ -85,7 +88,7 @@ def gettext_for(lang: str) -> Callable[[str], str]:
 
 def template_context(request: Request) -> dict[str, Any]:
     """Jinja context processor: `_`, the language and the switch for every page."""
-    lang = request_language(request)
+    lang = current_language()
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {
         "_": gettext_for(lang),
@@ -94,3 +97,39 @@ def template_context(request: Request) -> dict[str, Any]:
         "ui_languages": [(code, NAMES[code], HTML_LANG[code]) for code in LANGUAGES],
         "ui_here": here,
     }
+
+
+#: The language of the request being handled: set by `UiLanguage` for the whole request
+#: (route code in the thread pool runs in a copy of this context), English outside requests.
+_request_lang: ContextVar[str] = ContextVar("rplcare_ui_lang", default="en")
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs that is translated later, where it is shown."""
+    return message
+
+
+def translate(message: str) -> str:
+    """`message` in the language of the request being handled (the `_` of route code)."""
+    return gettext_for(_request_lang.get())(message)
+
+
+def current_language() -> str:
+    return _request_lang.get()
+
+
+class UiLanguage:
+    """Pure ASGI middleware: decides the request's UI language once, for templates and code."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _request_lang.set(request_language(Request(scope)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _request_lang.reset(token)

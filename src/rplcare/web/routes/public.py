@@ -30,6 +30,8 @@ from rplcare.prognosis.quick import (
     quick_risk,
 )
 from rplcare.web.charts import curve_svg, gestation, pct, risk_bar_svg
+from rplcare.web.i18n import N_
+from rplcare.web.i18n import translate as _
 
 router = APIRouter()
 
@@ -58,14 +60,6 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)", re.ASCII)
 _MAX_INPUT = 20
 
 
-def _(text: str) -> str:
-    """Marks a user-visible string for translation (identity until catalogues exist).
-
-    Passed to the template as `_`; the app may also register it as a Jinja global.
-    """
-    return text
-
-
 def _g(x: float) -> str:
     return f"{x:g}"
 
@@ -89,8 +83,8 @@ NUMBER_FIELDS = (
         *AGE_RANGE,
         whole=False,
         required=True,
-        missing=_("Enter your age in years."),
-        out_of_range=_("Enter an age from {lo} to {hi} years."),
+        missing=N_("Enter your age in years."),
+        out_of_range=N_("Enter an age from {lo} to {hi} years."),
     ),
     NumberField(
         "losses",
@@ -98,8 +92,8 @@ NUMBER_FIELDS = (
         MAX_LOSSES,
         whole=True,
         required=True,
-        missing=_("Enter the number of pregnancy losses (0 if none)."),
-        out_of_range=_("Enter a number of losses from {lo} to {hi}."),
+        missing=N_("Enter the number of pregnancy losses (0 if none)."),
+        out_of_range=N_("Enter a number of losses from {lo} to {hi}."),
     ),
     NumberField(
         "live_births",
@@ -108,7 +102,7 @@ NUMBER_FIELDS = (
         whole=True,
         required=False,
         missing="",
-        out_of_range=_("Enter a number of live births from {lo} to {hi}."),
+        out_of_range=N_("Enter a number of live births from {lo} to {hi}."),
     ),
     NumberField(
         "bmi",
@@ -116,7 +110,7 @@ NUMBER_FIELDS = (
         whole=False,
         required=False,
         missing="",
-        out_of_range=_("Enter a BMI from {lo} to {hi}, or leave it empty."),
+        out_of_range=N_("Enter a BMI from {lo} to {hi}, or leave it empty."),
     ),
     NumberField(
         "if_bmi",
@@ -124,7 +118,7 @@ NUMBER_FIELDS = (
         whole=False,
         required=False,
         missing="",
-        out_of_range=_("Enter a BMI from {lo} to {hi}, or leave it empty."),
+        out_of_range=N_("Enter a BMI from {lo} to {hi}, or leave it empty."),
     ),
     NumberField(
         "if_years_older",
@@ -133,7 +127,7 @@ NUMBER_FIELDS = (
         whole=True,
         required=False,
         missing="",
-        out_of_range=_("Enter a number of years from {lo} to {hi}, or leave it empty."),
+        out_of_range=N_("Enter a number of years from {lo} to {hi}, or leave it empty."),
     ),
     NumberField(
         "gestational_days",
@@ -142,7 +136,7 @@ NUMBER_FIELDS = (
         whole=True,
         required=False,
         missing="",
-        out_of_range=_("Enter a number of days from {lo} to {hi}, or leave it empty."),
+        out_of_range=N_("Enter a number of days from {lo} to {hi}, or leave it empty."),
     ),
 )
 
@@ -151,14 +145,14 @@ def parse_number(field: NumberField, raw: str) -> tuple[float | None, str | None
     """(value, None) or (None, message). An empty optional field is (None, None)."""
     text = raw.strip()
     if not text:
-        return None, (field.missing if field.required else None)
+        return None, (_(field.missing) if field.required else None)
     if len(text) > _MAX_INPUT or not _NUMBER.fullmatch(text):
         return None, _("Enter a number, using digits only.")
     value = float(text.replace(",", "."))
     if field.whole and value != int(value):
         return None, _("Enter a whole number.")
     if not field.lo <= value <= field.hi:
-        return None, field.out_of_range.format(lo=_g(field.lo), hi=_g(field.hi))
+        return None, _(field.out_of_range).format(lo=_g(field.lo), hi=_g(field.hi))
     return value, None
 
 
