@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 import rplcare.web
 from rplcare.prognosis.quick import quick_risk
 from rplcare.web.charts import curve_svg, pct, risk_bar_svg
+from rplcare.web.i18n import UiLanguage, template_context
 from rplcare.web.routes import public
+from rplcare.web.routes.public import describe_change
 
 WEB_ROOT = Path(rplcare.web.__file__).resolve().parent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -33,7 +35,10 @@ PREGNANT = {**VALID, "gestational_days": "52", "heartbeat": "1"}
 def make_app() -> FastAPI:
     """The smallest app that serves the page as the real app factory does."""
     app = FastAPI()
-    app.state.templates = Jinja2Templates(directory=str(WEB_ROOT / "templates"))
+    app.state.templates = Jinja2Templates(
+        directory=str(WEB_ROOT / "templates"), context_processors=[template_context]
+    )
+    app.add_middleware(UiLanguage)
     app.mount("/static", StaticFiles(directory=str(WEB_ROOT / "static")), name="static")
     app.include_router(public.router)
     return app
@@ -77,7 +82,7 @@ def test_form_renders_in_the_accessible_layout(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     html = r.text
-    assert '<html lang="en">' in html
+    assert '<html lang="en-GB">' in html
     assert 'href="#main"' in html and '<main id="main"' in html
     assert '<link rel="stylesheet" href="/static/site.css">' in html
     assert "rplcare supports, and does not replace, a clinician." in html
@@ -416,9 +421,22 @@ def test_what_if_form_shows_cited_scenarios(client: TestClient) -> None:
     assert changes["smoker=false"]["miscarriage_risk"]["estimate"] < base
     assert changes["bmi=24"]["miscarriage_risk"]["estimate"] < base
     for w in result["what_if"]:
-        assert f"If {w['change']}" in html
+        assert f"If {describe_change(w['change'])}" in html
         assert w["citation"] in html
         assert pct(w["miscarriage_risk"]["estimate"]) in html
     bad = client.get("/risk", params={**query, "smoker": "", "bmi": ""})
     assert bad.status_code == 422
     assert "Enter your current BMI above" in bad.text
+
+
+def test_what_if_changes_are_told_in_words(client: TestClient) -> None:
+    """Patients read "If you stopped smoking", not the change code "smoker=false"."""
+    page = client.get(
+        "/risk",
+        params={"age": "34", "losses": "3", "smoker": "1", "bmi": "33", "if_stop_smoking": "1",
+                "if_bmi": "24", "if_years_older": "2"},
+    ).text  # fmt: skip
+    assert "If you stopped smoking" in page
+    assert "If your BMI were 24" in page
+    assert "If you tried again 2 year(s) later" in page
+    assert "smoker=false" not in page

@@ -224,6 +224,21 @@ def _changes(stop_smoking: bool, bmi: float | None, years_older: int | None) -> 
     return out
 
 
+def describe_change(change: str) -> str:
+    """A what-if change in words ("you stopped smoking"), not its code ("smoker=false")."""
+    if change.startswith("together: "):
+        parts = [describe_change(c) for c in change.removeprefix("together: ").split(", ")]
+        return _("all of these together: {changes}").format(changes="; ".join(parts))
+    name, _sep, value = change.partition("=")
+    if name == "smoker" and value == "false":
+        return _("you stopped smoking")
+    if name == "bmi":
+        return _("your BMI were {bmi}").format(bmi=value)
+    if name == "age" and value.startswith("+"):
+        return _("you tried again {n} year(s) later").format(n=value[1:])
+    return change
+
+
 def _input_error_field(exc: InputError) -> str | None:
     """The form field an InputError from quick_risk names ("--live-births: ..."), if any."""
     match = re.match(r"--([a-z-]+):", str(exc))
@@ -287,21 +302,21 @@ def build_view(result: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "what_if": [
             {
-                "change": w["change"],
+                "change": describe_change(w["change"]),
                 "effect": w["effect"],
                 "citation": w["citation"],
                 "estimates": [
                     _estimate_view(
                         f"what-if-{i}-miscarriage",
                         _("Miscarriage in the next pregnancy, if {change}").format(
-                            change=w["change"]
+                            change=describe_change(w["change"])
                         ),
                         w["miscarriage_risk"],
                     ),
                     _estimate_view(
                         f"what-if-{i}-live-birth",
                         _("Live birth from the next pregnancy, if {change}").format(
-                            change=w["change"]
+                            change=describe_change(w["change"])
                         ),
                         w["live_birth_chance"],
                     ),
