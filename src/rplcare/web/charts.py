@@ -17,7 +17,15 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
+from functools import cache
 from html import escape
+
+from babel import Locale
+from babel.numbers import format_percent
+
+from rplcare.leaflet.i18n import LOCALES
+from rplcare.web.i18n import current_language
+from rplcare.web.i18n import translate as _
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -35,11 +43,6 @@ WHITE = "#ffffff"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 
 
-def _(text: str) -> str:
-    """Marks a user-visible string for translation (identity until catalogues exist)."""
-    return text
-
-
 def _esc(text: str) -> str:
     return escape(text, quote=True)
 
@@ -50,8 +53,17 @@ def _num(x: float) -> str:
 
 
 def pct(fraction: float) -> str:
-    """A fraction as a percentage with one decimal, e.g. 0.4007 -> '40.1%'."""
-    return f"{100 * fraction:.1f}%"
+    """A fraction as a percentage with one decimal in the request's language: 0.4007 is
+    '40.1%' in English, '40,1%' in Dutch, '40,1 %' in Swedish."""
+    locale, pattern = _percent_format(current_language())
+    return str(format_percent(fraction, pattern, locale=locale))
+
+
+@cache
+def _percent_format(lang: str) -> tuple[Locale, str]:
+    locale = Locale.parse(LOCALES[lang])
+    pattern = locale.percent_formats[None].pattern.replace("#,##0", "#,##0.0")
+    return locale, pattern
 
 
 def gestation(day: int) -> str:
