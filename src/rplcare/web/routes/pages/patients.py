@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -27,22 +26,13 @@ from rplcare.web.routes.pages.common import (
     render,
     see_other,
 )
-from rplcare.web.routes.pages.forms import (
-    FLAG_CHOICES,
-    FormErrors,
-    _,
-    as_flag,
-    as_float,
-    as_int,
-    as_text,
-    assign_problems,
-    put,
-)
+from rplcare.web.routes.pages.form_models import CoupleForm
+from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _, assign_problems
+from rplcare.web.routes.pages.records import LABEL_MAX, label_problem
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 MAX_UPLOAD_BYTES = 1_000_000
-LABEL_MAX = 120  # the couples.label column
 
 
 # --- list and search ------------------------------------------------------------------------
@@ -61,18 +51,6 @@ def patient_list(
 
 # --- new couple -----------------------------------------------------------------------------
 
-NEW_INPUTS = {
-    "id": "label",
-    "patient.age": "patient_age",
-    "patient.birth_date": "patient_birth_date",
-    "patient.pcos": "pcos",
-    "partner.age": "partner_age",
-    "lifestyle.smoker": "smoker",
-    "lifestyle.bmi": "bmi",
-    "lifestyle.alcohol_units_per_week": "alcohol",
-    "lifestyle.caffeine_mg_per_day": "caffeine",
-}
-
 
 @router.get("/patients/new", response_class=HTMLResponse)
 def new_patient_form(request: Request, user: PageUser) -> HTMLResponse:
@@ -84,79 +62,29 @@ def new_patient_form(request: Request, user: PageUser) -> HTMLResponse:
     )
 
 
-def _new_case(values: Mapping[str, str], today: date) -> dict[str, Any]:
-    patient: dict[str, Any] = {}
-    put(patient, "age", as_int(values["patient_age"]))
-    put(patient, "birth_date", as_text(values["patient_birth_date"]))
-    put(patient, "pcos", as_flag(values["pcos"]))
-    case: dict[str, Any] = {
-        "schema": "rplcare.case/1",
-        "id": values["label"].strip(),
-        "as_of": today.isoformat(),
-        "patient": patient,
-        "pregnancies": [],
-        "tests": [],
-    }
-    partner_age = as_int(values["partner_age"])
-    if partner_age is not None:
-        case["partner"] = {"age": partner_age}
-    lifestyle: dict[str, Any] = {}
-    put(lifestyle, "smoker", as_flag(values["smoker"]))
-    put(lifestyle, "bmi", as_float(values["bmi"]))
-    put(lifestyle, "alcohol_units_per_week", as_float(values["alcohol"]))
-    put(lifestyle, "caffeine_mg_per_day", as_float(values["caffeine"]))
-    if lifestyle:
-        case["lifestyle"] = lifestyle
-    return case
-
-
 @router.post("/patients/new", response_model=None)
 def new_patient(
     request: Request,
     session: SessionDep,
     user: PageUser,
-    csrf: CsrfField = "",
-    label: Annotated[str, Form()] = "",
-    patient_age: Annotated[str, Form()] = "",
-    patient_birth_date: Annotated[str, Form()] = "",
-    pcos: Annotated[str, Form()] = "",
-    partner_age: Annotated[str, Form()] = "",
-    smoker: Annotated[str, Form()] = "",
-    bmi: Annotated[str, Form()] = "",
-    alcohol: Annotated[str, Form()] = "",
-    caffeine: Annotated[str, Form()] = "",
+    form: Annotated[CoupleForm, Form()],
 ) -> Response:
-    if bad := bad_csrf(request, user, csrf):
+    if bad := bad_csrf(request, user, form.csrf):
         return bad
-    values = {
-        "label": label,
-        "patient_age": patient_age,
-        "patient_birth_date": patient_birth_date,
-        "pcos": pcos,
-        "partner_age": partner_age,
-        "smoker": smoker,
-        "bmi": bmi,
-        "alcohol": alcohol,
-        "caffeine": caffeine,
-    }
-    problems: list[str] = []
-    if not label.strip():
-        problems.append(_("id: a label is required (a clinic reference, not a name)"))
-    elif len(label.strip()) > LABEL_MAX:
-        problems.append(_("id: at most {n} characters").format(n=LABEL_MAX))
+    problems = label_problem(form.label)
     try:
-        case = repo.validate(_new_case(values, date.today()), "new couple")
+        case = repo.validate(form.new_case(date.today()), "new couple")
     except CaseValidationError as exc:
         problems += exc.problems
     if problems:
+        errors = assign_problems(
+            problems, form.inputs(), "new", form.submitted(), labels=form.labels()
+        )
         return render(
             request,
             user,
             "patients/new.html",
-            {
-                "errors": assign_problems(problems, NEW_INPUTS, "new", values),
-                "flag_choices": FLAG_CHOICES,
-            },
+            {"errors": errors, "flag_choices": FLAG_CHOICES},
             422,
         )
     couple = repo.create_couple(session, case, user.username)
