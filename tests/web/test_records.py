@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -26,12 +28,12 @@ db_url = test_pages.db_url
 app_client = test_pages.app_client
 
 
-def audit_details(db_url: str) -> list[dict[str, object]]:
-    """The JSON details of the couple-update events, oldest first."""
+def audit_details(db_url: str, action: str = "update") -> list[dict[str, Any]]:
+    """The JSON details of the couple events with `action`, oldest first."""
     engine = make_engine(db_url)
     with transaction(session_factory(engine)) as session:
         rows = session.scalars(
-            select(AuditEvent.detail).where(AuditEvent.action == "update").order_by(AuditEvent.id)
+            select(AuditEvent.detail).where(AuditEvent.action == action).order_by(AuditEvent.id)
         )
         out = [json.loads(d) for d in rows if d and d.startswith("{")]
     engine.dispose()
@@ -226,3 +228,66 @@ def test_new_couple_reports_every_problem_in_one_pass(app_client: TestClient) ->
     assert "8 is outside the plausible" in field_error(r.text, "bmi")
     summary = text_of(r.text.split('id="form-errors"', 1)[1].split("</div>", 1)[0])
     assert "Body mass index (kg/m²): 8 is outside the plausible" in summary
+
+
+def _upload(client: TestClient, csrf: str, case: dict[str, object]) -> Any:
+    files = {"file": ("case.json", json.dumps(case), "application/json")}
+    return client.post("/patients/import", data={"csrf": csrf}, files=files, follow_redirects=False)
+
+
+def test_importing_a_case_with_a_known_id_updates_that_couple_after_confirmation(
+    app_client: TestClient, db_url: str
+) -> None:
+    """U2: export, correct, import: the couple whose label is the case's id is updated in place
+    (after a page listing the changes), not duplicated, and its care statuses survive."""
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    add_miscarriage(app_client, url, csrf, days_ago(300))
+    add_miscarriage(app_client, url, csrf, days_ago(100))
+    html = app_client.get(url).text
+    item = re.search(rf'action="{url}/care/([^"]+)"', html)
+    assert item
+    assert post(app_client, f"{url}/care/{item.group(1)}", {"status": "planned"}, csrf)
+    case = app_client.get(f"{url}/export").json()
+    case["patient"] = {"age": 34}
+    case["pregnancies"][0]["gestational_weeks"] = 9.0
+    case["tests"].append({"code": "tsh", "date": days_ago(10), "result": "normal"})
+
+    r = _upload(app_client, csrf, case)
+    assert r.status_code == 200
+    page = text_of(r.text)
+    assert "Confirm the import" in page
+    assert "Age (years) 33 34" in page
+    assert "Pregnancies added miscarriage" in page and "Pregnancies removed miscarriage" in page
+    assert "Test results added TSH" in page
+    assert len(app_client.get("/api/v1/patients", headers={"X-CSRF-Token": csrf}).json()) == 1
+
+    document = re.search(r'name="case" value="([^"]+)"', r.text)
+    assert document
+    couple_id = url.rsplit("/", 1)[1]
+    form = {"case": unescape(document.group(1)), "target": couple_id}
+    r = post(app_client, "/patients/import/confirm", form, csrf)
+    assert r.headers["location"] == f"{url}?saved=import-updated"
+    listed = app_client.get("/patients").text
+    assert listed.count(f'href="{url}"') == 1  # updated, not duplicated
+    exported = app_client.get(f"{url}/export").json()
+    assert exported["patient"] == {"age": 34} and len(exported["tests"]) == 1
+    assert '<option value="planned" selected>' in app_client.get(url).text
+    (event,) = audit_details(db_url, "import")
+    assert event["change"] == "case replaced (import)"
+    assert (event["before"], event["after"]) == ({"patient.age": 33}, {"patient.age": 34})
+    assert [t["code"] for t in event["tests"]["added"]] == ["tsh"]
+
+
+def test_a_case_without_a_matching_label_is_imported_as_a_new_couple(
+    app_client: TestClient,
+) -> None:
+    """U2: no couple with the case's id: the import creates one, with a "Saved" notice."""
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    case = app_client.get(f"{url}/export").json()
+    case["id"] = "RPL-other"
+    r = _upload(app_client, csrf, case)
+    assert r.status_code == 303
+    assert r.headers["location"].endswith("?saved=imported")
+    assert r.headers["location"] != f"{url}?saved=imported"

@@ -9,20 +9,18 @@ fields before and after.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from rplcare.domain.case import Case
+from rplcare.errors import CaseValidationError
 from rplcare.web import repository as repo
+from rplcare.web.changes import CaseChanges, case_changes, compact
 from rplcare.web.models import Couple, Pregnancy, TestResultRow
-
-
-def compact(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def changed_fields(
@@ -268,3 +266,31 @@ def set_current(
     repo.apply_current(couple, _checked(couple, change, today))
     what = "current pregnancy cleared" if part is None else "current pregnancy set"
     audit_change(session, user, couple, what, before, part)
+
+
+# --- a whole case: import over an existing couple, and the API's PUT -------------------------
+
+
+def _document(case: Case) -> dict[str, Any]:
+    return case.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def changes_by(couple: Couple, case: Case) -> CaseChanges:
+    """What replacing the couple's case by `case` would change (both judged at its as_of)."""
+    stored = repo.couple_to_case(couple, case.as_of)
+    # The same number forms as `case`; a record invalid at that as_of is compared as stored.
+    with suppress(CaseValidationError):
+        stored = _document(repo.validate(stored))
+    return case_changes(stored, _document(case))
+
+
+def replace_case(
+    session: Session, couple: Couple, case: Case, user: str, action: str = "update"
+) -> CaseChanges:
+    """Update the couple in place from a whole case. Unchanged entries keep their rows, and
+    care-plan statuses (not part of the case format) are kept."""
+    changes = changes_by(couple, case)
+    repo.apply_case(couple, case)
+    detail = compact({"change": f"case replaced ({action})", **changes.audit_detail()})
+    repo.audit(session, user, action, "couple", couple.id, detail)
+    return changes

@@ -289,6 +289,11 @@ def get_couple(session: Session, couple_id: int, username: str) -> Couple | None
     return couple
 
 
+def couples_labelled(session: Session, label: str) -> list[Couple]:
+    """Couples whose label is exactly `label`: the ones an imported case with that id means."""
+    return list(session.scalars(select(Couple).where(Couple.label == label).order_by(Couple.id)))
+
+
 def list_couples(session: Session, username: str, query: str = "") -> list[Couple]:
     stmt = select(Couple).order_by(Couple.updated_at.desc())
     if query:

@@ -286,3 +286,11 @@ class CurrentForm(FormModel):
 
 class ConfirmForm(FormModel):
     """A delete confirmation: only the CSRF field."""
+
+
+#: Case paths by the label of the field that edits them, for listing changes (import).
+FIELD_LABELS = {
+    **{CoupleForm.PATHS[k]: label for k, label in CoupleForm.labels().items()},
+    **{f"current_pregnancy.{k}": label for k, label in CurrentForm.labels().items()},
+    "current_pregnancy.gestational_age_days": _("Current pregnancy: gestational age (days)"),
+}

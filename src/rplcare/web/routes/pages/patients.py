@@ -10,12 +10,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from pydantic import Field
 
+from rplcare.domain.case import Case
 from rplcare.errors import CaseValidationError
 from rplcare.io import parse_text
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.web import records
 from rplcare.web import repository as repo
 from rplcare.web.deps import SessionDep
-from rplcare.web.models import Couple
+from rplcare.web.models import Couple, User
 from rplcare.web.routes.pages.common import (
     CsrfField,
     PageUser,
@@ -26,9 +30,10 @@ from rplcare.web.routes.pages.common import (
     render,
     see_other,
 )
-from rplcare.web.routes.pages.form_models import CoupleForm
-from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _, assign_problems
+from rplcare.web.routes.pages.form_models import FIELD_LABELS, CoupleForm, FormModel
+from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _, as_int, assign_problems
 from rplcare.web.routes.pages.records import LABEL_MAX, label_problem
+from rplcare.web.routes.pages.view import saved_redirect
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -116,6 +121,20 @@ async def _read_upload(file: UploadFile | None) -> tuple[str, str]:
     return name, text
 
 
+def _import_problems(case: Case) -> list[str]:
+    problems = []
+    if case.as_of > date.today():
+        problems.append(f"as_of: after today ({date.today()})")
+    if case.id is not None and len(case.id) > LABEL_MAX:
+        problems.append(f"id: at most {LABEL_MAX} characters (it becomes the label)")
+    return problems
+
+
+def _import_error(request: Request, user: User, exc: CaseValidationError) -> HTMLResponse:
+    context = {"problems": exc.problems, "source": exc.source}
+    return render(request, user, "patients/import.html", context, 422)
+
+
 @router.post("/patients/import", response_model=None)
 async def import_case(
     request: Request,
@@ -124,30 +143,66 @@ async def import_case(
     csrf: CsrfField = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    """A case whose id is the label of stored couples is not stored at once: a confirmation
+    page shows what importing it over each of them would change."""
     if bad := bad_csrf(request, user, csrf):
         return bad
     try:
         name, text = await _read_upload(file)
         suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
         case = repo.validate(parse_text(text, name, suffix), name)
-        problems = []
-        if case.as_of > date.today():
-            problems.append(f"as_of: after today ({date.today()})")
-        if case.id is not None and len(case.id) > LABEL_MAX:
-            problems.append(f"id: at most {LABEL_MAX} characters (it becomes the label)")
-        if problems:
+        if problems := _import_problems(case):
             raise CaseValidationError(problems, name)
     except CaseValidationError as exc:
-        return render(
-            request,
-            user,
-            "patients/import.html",
-            {"problems": exc.problems, "source": exc.source},
-            422,
-        )
-    couple = repo.create_couple(session, case, user.username)
-    repo.audit(session, user.username, "import", "couple", couple.id)
-    return see_other(f"/patients/{couple.id}")
+        return _import_error(request, user, exc)
+    matches = repo.couples_labelled(session, case.id) if case.id else []
+    if not matches:
+        couple = repo.create_couple(session, case, user.username)
+        repo.audit(session, user.username, "import", "couple", couple.id)
+        return saved_redirect(couple, "imported")
+    context = {
+        "source": name,
+        "case": case,
+        "document": json.dumps(case.model_dump(mode="json", by_alias=True, exclude_none=True)),
+        "matches": [(c, records.changes_by(c, case)) for c in matches],
+        "field_labels": FIELD_LABELS,
+        "tests_vocab": load_knowledge().vocabulary.tests,
+    }
+    return render(request, user, "patients/import_confirm.html", context)
+
+
+class ImportConfirmForm(FormModel):
+    """The confirmed import: the case again (checked again in full) and its target."""
+
+    case: str = Field("", max_length=MAX_UPLOAD_BYTES)
+    target: str = ""
+
+
+@router.post("/patients/import/confirm", response_model=None)
+def confirm_import(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    form: Annotated[ImportConfirmForm, Form()],
+) -> Response:
+    if bad := bad_csrf(request, user, form.csrf):
+        return bad
+    try:
+        case = repo.validate(parse_text(form.case, "confirmed import", ".json"), "import")
+        if problems := _import_problems(case):
+            raise CaseValidationError(problems, "import")
+    except CaseValidationError as exc:
+        return _import_error(request, user, exc)
+    if form.target == "new":
+        couple = repo.create_couple(session, case, user.username)
+        repo.audit(session, user.username, "import", "couple", couple.id)
+        return saved_redirect(couple, "imported")
+    target = as_int(form.target)
+    found = repo.get_couple(session, target, user.username) if isinstance(target, int) else None
+    if found is None or found.label != case.id:
+        return error_page(request, user, 404, _("There is no couple with this label to update."))
+    records.replace_case(session, found, case, user.username, "import")
+    return saved_redirect(found, "import-updated")
 
 
 @router.get("/patients/{couple_id}/export", response_model=None)
