@@ -126,7 +126,7 @@ def test_removing_a_pregnancy_keeps_its_tissue_result_unlinked(
     assert case["tests"] == [{"code": "poc_karyotype", "date": days_ago(80), "result": "aneuploid"}]
     last = audit_details(db_url)[-1]
     assert last["change"] == "pregnancy removed" and last["after"] is None
-    assert last["before"]["end_date"] == days_ago(90)  # type: ignore[index]
+    assert last["before"]["end_date"] == days_ago(90)
     assert app_client.get(f"{second}/edit").status_code == 404
 
 
