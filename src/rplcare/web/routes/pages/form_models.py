@@ -83,7 +83,7 @@ class CoupleForm(FormModel):
     patient_age: str = _text(_("Age (years)"))
     patient_birth_date: str = _text(_("Birth date"))
     pcos: str = _text(_("Polycystic ovary syndrome (PCOS)"))
-    partner_age: str = _text(_("Partner's age (years)"))
+    partner_age: str = _text(_("Partner's age (years, optional)"))
     partner_birth_date: str = _text(_("Partner's birth date"))
     smoker: str = _text(_("Smoker"))
     bmi: str = _text(_("Body mass index (kg/m²)"))

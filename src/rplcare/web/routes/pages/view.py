@@ -124,6 +124,7 @@ def _patient_context(
         "assessment": assessment,
         "assessment_problems": problems,
         "timeline": _timeline(couple),
+        "weeks_text": weeks_text,
         "tests_vocab": vocabulary_tests(),
         "outcomes": OUTCOMES,
         "flag_choices": FLAG_CHOICES,
