@@ -207,7 +207,8 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
     assert r.status_code == 303
     assert "Loss before 12 weeks" not in client.get(url).text
 
-    # Export, then import the same case as a new couple.
+    # Export, then import the same case: its id is this couple's label, so a confirmation asks
+    # whether to update it (tests/web/test_records.py) or import it as a new couple.
     exported = client.get(f"{url}/export")
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("application/json")
@@ -223,14 +224,18 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
         files={"file": ("RPL-0001.json", exported.content, "application/json")},
         follow_redirects=False,
     )
+    assert r.status_code == 200 and "Confirm the import" in r.text
+    document = re.search(r'name="case" value="([^"]+)"', r.text)
+    assert document
+    form = {"case": unescape(document.group(1)), "target": "new"}
+    r = post(client, "/patients/import/confirm", form, token)
     assert r.status_code == 303, r.text
-    assert r.headers["location"] != url
-    imported = client.get(r.headers["location"])
+    new_url = r.headers["location"].split("?", 1)[0]
+    assert new_url != url
+    imported = client.get(new_url)
     assert imported.status_code == 200
     assert definition_cells(imported.text, "Meets the definition")[0] == "meets"
-    assert (
-        client.get(f"{r.headers['location']}/export").json()["pregnancies"] == (case["pregnancies"])
-    )
+    assert client.get(f"{new_url}/export").json()["pregnancies"] == (case["pregnancies"])
 
     listing = client.get("/patients")
     assert listing.text.count(">RPL-0001</a>") == 2
