@@ -74,15 +74,13 @@ def update_pregnancy(
 ) -> None:
     i = position(couple, row)
     before = repo.pregnancy_part(row)
-    # Fields the form does not show (e.g. an imported "gestation assumed") are kept.
-    merged = {**before, **part}
-    if "heartbeat_seen" not in part:
-        merged.pop("heartbeat_seen", None)
-    for optional in ("partner", "notes"):
-        if optional not in part:
-            merged.pop(optional, None)
-    if merged.get("gestational_weeks") != before.get("gestational_weeks"):
-        merged.pop("gestational_weeks_assumed", None)  # a gestation was now entered
+    merged = dict(part)
+    # "Gestation assumed" (set by a FHIR import) is not on the form: it holds while the
+    # placeholder gestation is kept, and ends when a gestation is entered.
+    if before.get("gestational_weeks_assumed") and part.get("gestational_weeks") == before.get(
+        "gestational_weeks"
+    ):
+        merged["gestational_weeks_assumed"] = True
 
     def change(case: dict[str, Any]) -> None:
         case["pregnancies"][i] = merged
