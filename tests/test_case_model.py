@@ -513,3 +513,74 @@ def test_implausible_bmi_is_a_field_path_error_not_a_model_overflow() -> None:
     assert err.value.problems == ["lifestyle.bmi: 1e+06 is outside the plausible 10-100"]
     raw["lifestyle"] = {"bmi": 100}
     assert parse_case(raw, kb, "t").lifestyle is not None
+
+
+# --- U2: a laboratory flag that contradicts the value ------------------------------------------
+
+
+def _tsh_case(result: str, value: float, unit: str = "mIU/L") -> dict[str, Any]:
+    return {
+        "schema": "rplcare.case/1",
+        "as_of": "2026-01-01",
+        "patient": {"age": 30},
+        "tests": [
+            {"code": "tsh", "date": "2025-09-01", "result": result, "value": value, "unit": unit}
+        ],
+    }
+
+
+@pytest.mark.parametrize(("result", "value"), [("high", 1.0), ("normal", 6.2), ("low", 4.5)])
+def test_flag_contradicting_the_cited_threshold_is_refused(result: str, value: float) -> None:
+    """U2: TSH "high" at 1.0 mIU/L (and the reverse) is refused, using the knowledge base's
+    cited limit for "high", not a number of its own."""
+    from rplcare.domain.validation import parse_case
+
+    kb = load_knowledge()
+    limit = kb.threshold("thyroid.tsh_upper_without_local_range")
+    with pytest.raises(CaseValidationError) as err:
+        parse_case(_tsh_case(result, value), kb, "t")
+    (problem,) = err.value.problems
+    assert problem.startswith(f"tests[0].result: {result!r} contradicts the value {value:g} mIU/L")
+    assert f"{limit.value:g} {limit.unit}" in problem and "Maraka" in problem
+
+
+@pytest.mark.parametrize(
+    ("result", "value", "unit"),
+    [
+        ("high", 5.0, "mIU/L"),  # agrees with the cited limit
+        ("normal", 1.0, "mIU/L"),
+        ("high", 1.0, "mU/L"),  # not the threshold's unit: nothing is compared
+    ],
+)
+def test_flags_that_agree_or_cannot_be_compared_are_accepted(
+    result: str, value: float, unit: str
+) -> None:
+    """U2: only a contradiction with a cited threshold, in its own unit, is refused."""
+    from rplcare.domain.validation import parse_case
+
+    assert parse_case(_tsh_case(result, value, unit), load_knowledge(), "t").tests
+
+
+def test_tests_without_a_cited_threshold_are_never_refused() -> None:
+    """U2: free T4 and prolactin have no cited cut-off, so any flag goes with any value."""
+    from rplcare.domain.validation import parse_case
+
+    kb = load_knowledge()
+    assert not kb.vocabulary.tests["free_t4"].flag_thresholds
+    raw = _tsh_case("high", 1.0, "pmol/L")
+    raw["tests"][0]["code"] = "free_t4"
+    assert parse_case(raw, kb, "t").tests
+
+
+def test_structural_and_semantic_problems_come_in_one_pass(write_case: WriteCase) -> None:
+    """U6: age and birth date together (structure) and a BMI of 8 (plausibility) are both
+    reported at once, so the user does not correct one error to meet the next."""
+    data = valid_case()
+    data["patient"] = {"age": 30, "birth_date": "1990-01-01"}
+    data["lifestyle"] = {"bmi": 8}
+    data["pregnancies"][0]["end_date"] = "2099-01-01"
+    problems = problems_of(write_case(data))
+    assert_problem(problems, "patient: give either age or birth_date")
+    assert_problem(problems, "lifestyle.bmi: 8 is outside the plausible")
+    assert_problem(problems, "pregnancies[0].end_date: after as_of")
+    assert len(problems) == 3, problems

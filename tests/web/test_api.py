@@ -199,3 +199,52 @@ def test_clinic_profile_from_the_environment_shapes_every_assessment(
     monkeypatch.setenv("RPLCARE_PROFILE", "atlantis")
     with pytest.raises(InputError, match="no such profile"):
         create_app(Settings(database_url=database_url, environment="test", secret_key="k" * 40))
+
+
+def test_a_case_dated_after_today_is_refused(client: TestClient) -> None:
+    """S10: POST and PUT refuse `as_of` after today with a 422 naming as_of, as import does."""
+    from datetime import date, timedelta
+
+    case = example("two-losses-young")
+    created = client.post("/api/v1/patients", json=case, headers=basic("clin"))
+    pid = created.json()["id"]
+    future = {**case, "as_of": (date.today() + timedelta(days=200)).isoformat()}
+    for r in (
+        client.post("/api/v1/patients", json=future, headers=basic("clin")),
+        client.put(f"/api/v1/patients/{pid}", json=future, headers=basic("clin")),
+    ):
+        assert r.status_code == 422
+        (problem,) = r.json()["detail"]
+        assert problem["path"] == "as_of" and problem["msg"].startswith("after today")
+    assert len(client.get("/api/v1/patients", headers=basic("clin")).json()) == 1
+
+
+def test_put_updates_in_place_and_keeps_care_statuses(client: TestClient) -> None:
+    """U2: PUT updates the couple in place; care-plan statuses, which the case format does not
+    hold, survive, and unchanged entries keep their rows."""
+    from rplcare.web.models import CareItemStatus, Couple, Pregnancy
+
+    created = client.post(
+        "/api/v1/patients", json=example("two-losses-young"), headers=basic("clin")
+    )
+    pid = created.json()["id"]
+    factory = client.app.state.sessions  # type: ignore[attr-defined]
+    with factory() as session, session.begin():
+        couple = session.get(Couple, pid)
+        assert couple is not None
+        couple.care_statuses.append(
+            CareItemStatus(
+                item_id="x.y", status="planned", updated_at=couple.updated_at, updated_by="clin"
+            )
+        )
+        before = sorted(p.id for p in couple.pregnancies)
+    exported = client.get(f"/api/v1/patients/{pid}", headers=basic("clin")).json()
+    exported["lifestyle"] = {"bmi": 31.0}
+    r = client.put(f"/api/v1/patients/{pid}", json=exported, headers=basic("clin"))
+    assert r.status_code == 200
+    with factory() as session:
+        couple = session.get(Couple, pid)
+        assert couple is not None
+        assert [(c.item_id, c.status) for c in couple.care_statuses] == [("x.y", "planned")]
+        assert couple.bmi == 31.0
+        assert sorted(session.scalars(sa.select(Pregnancy.id))) == before

@@ -226,7 +226,8 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
     assert r.status_code == 303
     assert "Loss before 12 weeks" not in client.get(url).text
 
-    # Export, then import the same case as a new couple.
+    # Export, then import the same case: its id is this couple's label, so a confirmation asks
+    # whether to update it (tests/web/test_records.py) or import it as a new couple.
     exported = client.get(f"{url}/export")
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("application/json")
@@ -242,14 +243,18 @@ def test_the_whole_pathway(app_client: TestClient) -> None:
         files={"file": ("RPL-0001.json", exported.content, "application/json")},
         follow_redirects=False,
     )
+    assert r.status_code == 200 and "Confirm the import" in r.text
+    document = re.search(r'name="case" value="([^"]+)"', r.text)
+    assert document
+    form = {"case": unescape(document.group(1)), "target": "new"}
+    r = post(client, "/patients/import/confirm", form, token)
     assert r.status_code == 303, r.text
-    assert r.headers["location"] != url
-    imported = client.get(r.headers["location"])
+    new_url = r.headers["location"].split("?", 1)[0]
+    assert new_url != url
+    imported = client.get(new_url)
     assert imported.status_code == 200
     assert definition_cells(imported.text, "Meets the definition")[0] == "meets"
-    assert (
-        client.get(f"{r.headers['location']}/export").json()["pregnancies"] == (case["pregnancies"])
-    )
+    assert client.get(f"{new_url}/export").json()["pregnancies"] == (case["pregnancies"])
 
     listing = client.get("/patients")
     assert listing.text.count(">RPL-0001</a>") == 2
@@ -315,7 +320,8 @@ def test_new_couple_errors_are_inline_with_422(app_client: TestClient) -> None:
 
     r = post(app_client, "/patients/new", {"label": "x", "patient_age": "", "bmi": ""}, csrf)
     assert r.status_code == 422
-    assert "age or birth_date is required" in field_error(r.text, "patient_age")
+    # U6: vocabulary a clinician uses, not the case format's field names.
+    assert field_error(r.text, "patient_age") == "Error: give the age or the birth date"
 
     data = {"label": "x", "patient_age": "30", "patient_birth_date": "1990-01-01"}
     r = post(app_client, "/patients/new", data, csrf)
@@ -326,11 +332,11 @@ def test_new_couple_errors_are_inline_with_422(app_client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "input_id", "expected"),
     [
-        ("end_date", days_ago(-30), "preg_end_date", "Error: after as_of"),
+        ("end_date", days_ago(-30), "preg_end_date", "Error: after today"),
         ("gestational_weeks", "60", "preg_gestational_weeks", "above the plausible 45"),
         ("gestational_weeks", "ten", "preg_gestational_weeks", "Error: Input should be a valid"),
         ("end_date", "31/12/2024", "preg_end_date", "expected a date as YYYY-MM-DD"),
-        ("outcome", "lost", "preg_outcome", "Error: Input should be 'live_birth'"),
+        ("outcome", "lost", "preg_outcome", "Error: Input should be 'live birth'"),
     ],
 )
 def test_pregnancy_errors_are_inline_with_422(
@@ -354,19 +360,22 @@ def test_pregnancy_errors_are_inline_with_422(
 def test_test_result_errors_are_inline_with_422(app_client: TestClient) -> None:
     csrf = login(app_client, "doc")
     url = new_couple(app_client, csrf)
-    data = {"form": "test-any", "code": "tsh", "date": days_ago(3), "value": "2.5"}
+    data = {"form": "test-any", "choice": "tsh:", "date": days_ago(3), "value": "2.5"}
     r = post(app_client, f"{url}/tests", data, csrf)
     assert r.status_code == 422
-    assert "a value needs a unit" in field_error(r.text, "t-result")
+    assert "a value needs a unit" in field_error(r.text, "t-choice")
 
-    data = {"form": "test-any", "code": "lupus_anticoagulant", "date": days_ago(3)}
-    r = post(app_client, f"{url}/tests", {**data, "result": "maybe"}, csrf)
+    data = {"form": "test-any", "choice": "lupus_anticoagulant:maybe", "date": days_ago(3)}
+    r = post(app_client, f"{url}/tests", data, csrf)
     assert r.status_code == 422
-    assert "Error: 'maybe' is not a result" in field_error(r.text, "t-result")
+    # U6: the test by its label, not its code.
+    assert "Error: 'maybe' is not a result of Lupus anticoagulant" in field_error(
+        r.text, "t-choice"
+    )
 
-    r = post(app_client, f"{url}/tests", {**data, "code": "nope", "result": "x"}, csrf)
+    r = post(app_client, f"{url}/tests", {**data, "choice": "nope:x"}, csrf)
     assert r.status_code == 422
-    assert "unknown test 'nope'" in field_error(r.text, "t-code")
+    assert "unknown test 'nope'" in field_error(r.text, "t-choice")
 
     data = {"form": "test-any", "code": "tsh", "date": days_ago(3), "value": "2.5", "unit": "mIU/L"}
     assert post(app_client, f"{url}/tests", data, csrf).status_code == 303
@@ -379,7 +388,7 @@ def test_test_result_errors_are_inline_with_422(app_client: TestClient) -> None:
     data = {"code": "poc_karyotype", "date": days_ago(50), "result": "aneuploid", "pregnancy": "2"}
     r = post(app_client, f"{url}/tests", data, csrf)
     assert r.status_code == 422
-    assert "index 1 but the case has 1 pregnancies" in field_error(r.text, "t-pregnancy")
+    assert "pregnancy 2 but the couple has 1 pregnancies" in field_error(r.text, "t-pregnancy")
     assert post(app_client, f"{url}/tests", {**data, "pregnancy": "1"}, csrf).status_code == 303
     tests = app_client.get(f"{url}/export").json()["tests"]
     assert {
@@ -592,28 +601,78 @@ def test_pages_are_accessible_and_free_of_inline_script_and_style(app_client: Te
         assert all("scope=" in th for th in re.findall(r"<th\b[^>]*>", html)), path
 
 
-def test_a_stored_record_that_no_longer_validates_is_shown_not_crashed(
-    app_client: TestClient, db_url: str
-) -> None:
-    csrf = login(app_client, "doc")
-    url = new_couple(app_client, csrf)
-    assert (
-        post(app_client, f"{url}/current", {"gestational_age_days": "60"}, csrf).status_code == 303
-    )
-    # A year later the carried-forward gestation is implausible (the pregnancy was never closed).
+def _age_current_pregnancy(db_url: str, url: str, days: int) -> None:
+    """Move the day the current pregnancy was entered `days` into the past."""
     engine = make_engine(db_url)
     with transaction(session_factory(engine)) as session:
         couple = session.get(Couple, int(url.rsplit("/", 1)[1]))
         assert couple is not None
-        couple.current_recorded_on = TODAY - timedelta(days=365)
+        couple.current_recorded_on = TODAY - timedelta(days=days)
     engine.dispose()
+
+
+def test_an_overdue_current_pregnancy_leaves_the_history_assessable(
+    app_client: TestClient, db_url: str
+) -> None:
+    """U8: a current pregnancy entered at 60 days and never closed is at 425 days a year later.
+    The page still assesses the history, flags only the current pregnancy and asks for its
+    outcome; the personal leaflet does not 422; recording the outcome clears it."""
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    add_miscarriage(app_client, url, csrf, days_ago(700))
+    add_miscarriage(app_client, url, csrf, days_ago(500))
+    assert (
+        post(app_client, f"{url}/current", {"gestational_age_days": "60"}, csrf).status_code == 303
+    )
+    _age_current_pregnancy(db_url, url, 365)
     r = app_client.get(url)
     assert r.status_code == 200
-    assert "This record cannot be assessed" in r.text
-    assert "current_pregnancy.gestational_age_days" in r.text
-    # Clearing the current pregnancy repairs it.
-    assert post(app_client, f"{url}/current", {"action": "clear"}, csrf).status_code == 303
-    assert "This record cannot be assessed" not in app_client.get(url).text
+    assert "This record cannot be assessed" not in r.text
+    assert 'class="data-table definitions"' in r.text  # the history is assessed
+    assert "This pregnancy must have ended" in r.text
+    assert "Record the outcome of this pregnancy" in r.text
+    assert app_client.get(f"{url}/leaflet", params={"lang": "en"}).status_code == 200
+
+    data = {"outcome": "live_birth", "end_date": days_ago(100), "gestational_weeks": "39+2"}
+    r = post(app_client, f"{url}/current/outcome", data, csrf)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"{url}?saved=outcome#history"
+    case = app_client.get(f"{url}/export").json()
+    assert "current_pregnancy" not in case
+    assert {
+        "outcome": "live_birth",
+        "end_date": days_ago(100),
+        "gestational_weeks": round(39 + 2 / 7, 4),
+    } in case["pregnancies"]
+    page = app_client.get(r.headers["location"]).text
+    assert "Outcome recorded" in page and "must have ended" not in page
+
+
+def test_current_pregnancy_figures_follow_the_gestation(
+    app_client: TestClient, db_url: str
+) -> None:
+    """U8: figures "before 12 weeks" are hidden once 12 weeks have passed, and past the
+    current-pregnancy model's range (its domain, 28 weeks) the page asks for the outcome
+    instead of showing figures."""
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf)
+    # Weeks+days as clinicians write them (U10): 6+3 is 45 days.
+    assert (
+        post(app_client, f"{url}/current", {"gestational_age_days": "6+3"}, csrf).status_code == 303
+    )
+    assert app_client.get(f"{url}/export").json()["current_pregnancy"]["gestational_age_days"] == 45
+    html = app_client.get(url).text
+    assert "Loss before 12 weeks" in html and "Loss before 20 weeks" in html
+    assert "Record the outcome of this pregnancy</h3>" not in html
+
+    _age_current_pregnancy(db_url, url, 100)  # 145 days: 20+5
+    html = app_client.get(url).text
+    assert "Loss before 12 weeks" not in html and "Loss before 20 weeks" not in html
+
+    _age_current_pregnancy(db_url, url, 160)  # 205 days: past the model's 196
+    html = app_client.get(url).text
+    assert "Record the outcome of this pregnancy</h3>" in html
+    assert "must have ended" not in html  # still plausible, so still assessed with the case
 
 
 ODD_VALUES = ["", " ", "-1", "1e400", "nan", "9" * 5000, "2026-02-30", "<b>x</b>", "\u202e€", "yes"]

@@ -281,6 +281,9 @@ def cross_check(kb: KnowledgeBase) -> list[str]:
         for result, cat in [*spec.abnormal.items(), *spec.uncertain.items()]:
             if result not in spec.results or cat not in causes:
                 problems.append(f"vocabulary test {code!r}: {result!r} -> {cat!r} is not valid")
+        for result, key in spec.flag_thresholds.items():
+            if result not in spec.results or key not in kb.thresholds:
+                problems.append(f"vocabulary test {code!r}: {result!r} -> {key!r} is not valid")
     used_tests = {i.test for i in kb.investigations}
     for code, spec in kb.vocabulary.tests.items():
         if not spec.in_case_vocabulary and code not in used_tests:

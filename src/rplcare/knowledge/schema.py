@@ -196,6 +196,10 @@ class TestCode(_Frozen):
     # result -> cause category it establishes (`abnormal`) or only suggests (`uncertain`)
     abnormal: dict[str, str] = Field(default_factory=dict)
     uncertain: dict[str, str] = Field(default_factory=dict)
+    # result -> key of the cited threshold (findings.yaml) that defines it for a value: the
+    # flag means "the threshold holds". Lets validation refuse a flag that contradicts the value
+    # (e.g. TSH "high" at 1.0 mIU/L); tests without an entry are never refused.
+    flag_thresholds: dict[str, str] = Field(default_factory=dict)
 
 
 class Limits(_Frozen):

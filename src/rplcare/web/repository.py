@@ -106,35 +106,8 @@ def couple_to_case(couple: Couple, as_of: date) -> dict[str, Any]:
             else {"age": couple.partner_age}
         )
     index = {p.id: i for i, p in enumerate(couple.pregnancies)}
-    case["pregnancies"] = [
-        _drop_none(
-            {
-                "outcome": p.outcome,
-                "end_date": p.end_date.isoformat(),
-                "gestational_weeks": p.gestational_weeks,
-                "gestational_weeks_assumed": p.gestational_weeks_assumed,
-                "heartbeat_seen": p.heartbeat_seen,
-                "partner": p.partner,
-                "notes": p.notes,
-            }
-        )
-        for p in couple.pregnancies
-    ]
-    case["tests"] = [
-        _drop_none(
-            {
-                "code": t.code,
-                "date": t.date.isoformat(),
-                "result": t.result,
-                "value": t.value,
-                "unit": t.unit,
-                "method": t.method,
-                "detail": t.detail,
-                "pregnancy": index.get(t.pregnancy_id) if t.pregnancy_id else None,
-            }
-        )
-        for t in couple.tests
-    ]
+    case["pregnancies"] = [pregnancy_part(p) for p in couple.pregnancies]
+    case["tests"] = [result_part(t, index) for t in couple.tests]
     lifestyle = _drop_none(
         {
             "smoker": couple.smoker,
@@ -145,8 +118,10 @@ def couple_to_case(couple: Couple, as_of: date) -> dict[str, Any]:
     )
     if lifestyle:
         case["lifestyle"] = lifestyle
-    if couple.current_gestational_age_days is not None and couple.current_recorded_on:
-        days = couple.current_gestational_age_days + (as_of - couple.current_recorded_on).days
+    days = current_days(couple, as_of)
+    # A current pregnancy carried past the plausible gestation has ended: it stays stored (the
+    # page asks for its outcome) but is left out, so time alone never makes a case invalid.
+    if days is not None and not current_overdue(couple, as_of):
         case["current_pregnancy"] = _drop_none(
             {
                 "gestational_age_days": days,
@@ -162,8 +137,54 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def apply_case(couple: Couple, case: Case) -> None:
-    """Replace the couple's recorded facts with those of a validated case."""
+def current_days(couple: Couple, as_of: date) -> int | None:
+    """The stored current pregnancy's gestation carried forward to `as_of`, in days."""
+    if couple.current_gestational_age_days is None or couple.current_recorded_on is None:
+        return None
+    return couple.current_gestational_age_days + (as_of - couple.current_recorded_on).days
+
+
+def current_overdue(couple: Couple, as_of: date) -> bool:
+    """Whether the current pregnancy would by now be past the knowledge base's plausible
+    gestation (U8): it must have ended, and its outcome is wanted."""
+    days = current_days(couple, as_of)
+    limit = load_knowledge().vocabulary.limits.max_gestational_weeks * 7
+    return days is not None and days > limit
+
+
+def pregnancy_part(p: Pregnancy) -> dict[str, Any]:
+    """A stored pregnancy as a case's `pregnancies[]` item."""
+    return _drop_none(
+        {
+            "outcome": p.outcome,
+            "end_date": p.end_date.isoformat(),
+            "gestational_weeks": p.gestational_weeks,
+            "gestational_weeks_assumed": p.gestational_weeks_assumed,
+            "heartbeat_seen": p.heartbeat_seen,
+            "partner": p.partner,
+            "notes": p.notes,
+        }
+    )
+
+
+def result_part(t: TestResultRow, index: dict[int, int]) -> dict[str, Any]:
+    """A stored result as a case's `tests[]` item; `index` numbers the pregnancy rows."""
+    return _drop_none(
+        {
+            "code": t.code,
+            "date": t.date.isoformat(),
+            "result": t.result,
+            "value": t.value,
+            "unit": t.unit,
+            "method": t.method,
+            "detail": t.detail,
+            "pregnancy": index.get(t.pregnancy_id) if t.pregnancy_id else None,
+        }
+    )
+
+
+def apply_details(couple: Couple, case: Case) -> None:
+    """The couple's label, demographics and lifestyle from a validated case."""
     couple.label = case.id or couple.label
     couple.patient_birth_date = case.patient.birth_date
     couple.patient_age = case.patient.age
@@ -175,37 +196,75 @@ def apply_case(couple: Couple, case: Case) -> None:
     couple.bmi = life.bmi if life else None
     couple.alcohol_units_per_week = life.alcohol_units_per_week if life else None
     couple.caffeine_mg_per_day = life.caffeine_mg_per_day if life else None
+    couple.updated_at = now()
+
+
+def apply_current(couple: Couple, case: Case) -> None:
     cp = case.current_pregnancy
     couple.current_recorded_on = case.as_of if cp else None
     couple.current_gestational_age_days = cp.gestational_age_days if cp else None
     couple.current_heartbeat_seen = cp.heartbeat_seen if cp else None
     couple.current_bleeding = cp.bleeding if cp else None
     couple.current_intrauterine_confirmed = cp.intrauterine_confirmed if cp else None
-    couple.pregnancies = [
-        Pregnancy(
-            outcome=p.outcome.value,
-            end_date=p.end_date,
-            gestational_weeks=p.gestational_weeks,
-            gestational_weeks_assumed=p.gestational_weeks_assumed,
-            heartbeat_seen=p.heartbeat_seen,
-            partner=p.partner,
-            notes=p.notes,
-        )
-        for p in case.pregnancies
-    ]
-    couple.tests = [
-        TestResultRow(
-            code=t.code,
-            date=t.date,
-            result=t.result,
-            value=t.value,
-            unit=t.unit,
-            method=t.method,
-            detail=t.detail,
-            pregnancy=couple.pregnancies[t.pregnancy] if t.pregnancy is not None else None,
-        )
-        for t in case.tests
-    ]
+    couple.updated_at = now()
+
+
+def apply_case(couple: Couple, case: Case, *, keep_overdue_current: bool = False) -> None:
+    """Replace the couple's recorded facts with those of a validated case.
+
+    Rows whose content is unchanged are kept (with their ids); only the differences are
+    added or removed. With `keep_overdue_current`, a current pregnancy left out of the case
+    because it is overdue (`current_overdue`) is kept until its outcome is recorded."""
+    apply_details(couple, case)
+    if not (keep_overdue_current and current_overdue(couple, case.as_of)):
+        apply_current(couple, case)
+    spare = list(couple.pregnancies)
+    pregnancies: list[Pregnancy] = []
+    for p in case.pregnancies:
+        part = p.model_dump(mode="json", exclude_none=True)
+        row = next((r for r in spare if pregnancy_part(r) == part), None)
+        if row is None:
+            row = Pregnancy(
+                outcome=p.outcome.value,
+                end_date=p.end_date,
+                gestational_weeks=p.gestational_weeks,
+                gestational_weeks_assumed=p.gestational_weeks_assumed,
+                heartbeat_seen=p.heartbeat_seen,
+                partner=p.partner,
+                notes=p.notes,
+            )
+        else:
+            spare.remove(row)
+        pregnancies.append(row)
+    old_index = {r.id: i for i, r in enumerate(couple.pregnancies)}
+    spare_tests = list(couple.tests)
+    tests: list[TestResultRow] = []
+    for t in case.tests:
+        tissue = pregnancies[t.pregnancy] if t.pregnancy is not None else None
+        part = t.model_dump(mode="json", exclude_none=True, exclude={"pregnancy"})
+
+        def same(r: TestResultRow, part: dict[str, Any] = part, tissue: Any = tissue) -> bool:
+            stored = result_part(r, old_index)
+            stored.pop("pregnancy", None)
+            return stored == part and r.pregnancy is tissue
+
+        match = next((r for r in spare_tests if same(r)), None)
+        if match is None:
+            match = TestResultRow(
+                code=t.code,
+                date=t.date,
+                result=t.result,
+                value=t.value,
+                unit=t.unit,
+                method=t.method,
+                detail=t.detail,
+                pregnancy=tissue,
+            )
+        else:
+            spare_tests.remove(match)
+        tests.append(match)
+    couple.pregnancies = pregnancies
+    couple.tests = tests
     couple.updated_at = now()
 
 
@@ -252,6 +311,11 @@ def get_couple(session: Session, couple_id: int, username: str) -> Couple | None
     if couple is not None:
         audit(session, username, "read", "couple", couple_id)
     return couple
+
+
+def couples_labelled(session: Session, label: str) -> list[Couple]:
+    """Couples whose label is exactly `label`: the ones an imported case with that id means."""
+    return list(session.scalars(select(Couple).where(Couple.label == label).order_by(Couple.id)))
 
 
 def list_couples(session: Session, username: str, query: str = "") -> list[Couple]:

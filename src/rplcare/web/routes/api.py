@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from rplcare.domain.case import Case
 from rplcare.engine.assess import assess
 from rplcare.errors import CaseValidationError
 from rplcare.prognosis.quick import RiskInputError, quick_risk
+from rplcare.web import records
 from rplcare.web import repository as repo
 from rplcare.web.deps import SessionDep, UserDep
 from rplcare.web.models import Couple
@@ -79,6 +81,15 @@ def _invalid(exc: CaseValidationError) -> HTTPException:
     return HTTPException(422, validation_detail(exc.problems))
 
 
+def _storable(raw: dict[str, Any]) -> Case:
+    """A case to store: valid, and not judged at a future date (S10), as the import page
+    requires: a stored couple is assessed as of today, where future entries would be invalid."""
+    case = repo.validate(raw)
+    if case.as_of > date.today():
+        raise CaseValidationError([f"as_of: after today ({date.today()})"])
+    return case
+
+
 @router.post("/assess", summary="Assess a case (rplcare.case/1 -> rplcare.assessment/1)")
 def assess_case(case: CaseBody, request: Request) -> dict[str, Any]:
     try:
@@ -128,7 +139,7 @@ def list_patients(
 @router.post("/patients", status_code=201, summary="Store a couple from a case file")
 def create_patient(case: CaseBody, session: SessionDep, user: UserDep) -> dict[str, Any]:
     try:
-        couple = repo.create_couple(session, repo.validate(case), user.username)
+        couple = repo.create_couple(session, _storable(case), user.username)
     except CaseValidationError as exc:
         raise _invalid(exc) from None
     return {"id": couple.id, "label": couple.label}
@@ -146,16 +157,20 @@ def read_patient(couple_id: int, session: SessionDep, user: UserDep) -> dict[str
     return repo.couple_to_case(_couple(session, couple_id, user.username), date.today())
 
 
-@router.put("/patients/{couple_id}", summary="Replace a stored couple's record from a case file")
+@router.put(
+    "/patients/{couple_id}",
+    summary="Update a stored couple in place from a case file",
+    description="Entries that did not change keep their rows; care-plan statuses are kept. The "
+    "audit event lists the fields before and after, and the entries added or removed.",
+)
 def replace_patient(
     couple_id: int, case: CaseBody, session: SessionDep, user: UserDep
 ) -> dict[str, Any]:
     couple = _couple(session, couple_id, user.username)
     try:
-        repo.apply_case(couple, repo.validate(case))
+        records.replace_case(session, couple, _storable(case), user.username)
     except CaseValidationError as exc:
         raise _invalid(exc) from None
-    repo.audit(session, user.username, "update", "couple", couple_id)
     return {"id": couple.id, "label": couple.label}
 
 

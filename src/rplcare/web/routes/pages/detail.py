@@ -1,15 +1,16 @@
 """The patient page and the forms on it that edit the couple's case.
 
-Every edit has one shape (`edit_case`): check the CSRF field, load the couple, change its case
-as a dict, validate and store it; on invalid input re-render the page with HTTP 422 and each
-problem next to its input, else redirect back to the page's section (POST/redirect/GET).
+Every edit has one shape (`edit_case`): check the CSRF field, load the couple, let a `records`
+verb change, validate and store its case; on invalid input re-render the page with HTTP 422 and
+each problem next to its input, else redirect back to the page's section with a "Saved" notice
+(POST/redirect/GET). The forms' fields are declared once, in `form_models`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from rplcare.engine.assess import assess
 from rplcare.errors import CaseValidationError
+from rplcare.web import records
 from rplcare.web import repository as repo
 from rplcare.web.deps import SessionDep
 from rplcare.web.models import Couple, User
@@ -26,43 +28,12 @@ from rplcare.web.routes.pages.common import (
     couple_or_404,
     error_page,
     posted_couple,
-    see_other,
 )
-from rplcare.web.routes.pages.forms import (
-    FormErrors,
-    FormSpec,
-    _,
-    as_flag,
-    as_float,
-    as_int,
-    as_text,
-    put,
-    slug,
-)
-from rplcare.web.routes.pages.view import patient_page_response
+from rplcare.web.routes.pages.form_models import CurrentForm, PregnancyForm, TestForm
+from rplcare.web.routes.pages.forms import FormErrors, _, assign_problems, slug
+from rplcare.web.routes.pages.view import patient_page_response, saved_redirect
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-
-class Edit(NamedTuple):
-    """What a form changed in a case: the audit detail, and the case path of the part."""
-
-    what: str
-    at: str
-
-
-def _append(case: dict[str, Any], key: str, item: dict[str, Any]) -> str:
-    """Append `item` to the case's list `key`; the new item's case path."""
-    case[key].append(item)
-    return f"{key}[{len(case[key]) - 1}]"
-
-
-def _save_case(
-    session: Session, couple: Couple, case: dict[str, Any], user: User, what: str
-) -> None:
-    """Validate (raises CaseValidationError) and store a modified case."""
-    repo.apply_case(couple, repo.validate(case, f"couple {couple.id}"))
-    repo.audit(session, user.username, "update", "couple", couple.id, what)
 
 
 def edit_case(
@@ -71,23 +42,22 @@ def edit_case(
     user: User,
     couple_id: int,
     csrf: str,
-    change: Callable[[dict[str, Any]], Edit],
-    form: FormSpec,
-    section: str,
+    save: Callable[[Couple, date], None],
+    errors: Callable[[Couple, list[str]], FormErrors],
+    saved: str,
 ) -> Response:
-    """Apply `change` to the couple's case and store it; then redirect to `#section` of the
-    patient page, or re-render the page with the problems shown on `form` (HTTP 422)."""
+    """Run `save` (a `records` verb) on the couple; then redirect to the patient page with a
+    "Saved" notice, or re-render the page with the problems shown on the form (HTTP 422)."""
     couple = posted_couple(request, session, user, couple_id, csrf)
     if not isinstance(couple, Couple):
         return couple
-    case = repo.couple_to_case(couple, date.today())
-    edit = change(case)
     try:
-        _save_case(session, couple, case, user, edit.what)
+        save(couple, date.today())
     except CaseValidationError as exc:
-        errors = form.errors(exc.problems, edit.at)
-        return patient_page_response(request, session, couple, user, errors, 422)
-    return see_other(f"/patients/{couple.id}#{section}")
+        return patient_page_response(
+            request, session, couple, user, errors(couple, exc.problems), 422
+        )
+    return saved_redirect(couple, saved)
 
 
 @router.get("/patients/{couple_id}", response_class=HTMLResponse)
@@ -107,31 +77,21 @@ def add_test(
     request: Request,
     session: SessionDep,
     user: PageUser,
-    csrf: CsrfField = "",
-    form: Annotated[str, Form(max_length=200)] = "test-any",
-    code: Annotated[str, Form()] = "",
-    date_: Annotated[str, Form(alias="date")] = "",
-    result: Annotated[str, Form()] = "",
-    value: Annotated[str, Form()] = "",
-    unit: Annotated[str, Form()] = "",
-    pregnancy: Annotated[str, Form()] = "",
+    form: Annotated[TestForm, Form()],
 ) -> Response:
-    def change(case: dict[str, Any]) -> Edit:
-        test: dict[str, Any] = {"code": code.strip(), "date": date_.strip()}
-        put(test, "result", as_text(result))
-        put(test, "value", as_float(value))
-        put(test, "unit", as_text(unit))
-        index = as_int(pregnancy)
-        if isinstance(index, int):
-            index -= 1  # the form numbers pregnancies from 1
-        put(test, "pregnancy", index)
-        return Edit(f"test {code.strip()[:40]}", _append(case, "tests", test))
+    def save(couple: Couple, today: date) -> None:
+        records.add_test(session, couple, form.part(), user.username, today)
 
-    # One test form per work-up item ("test-<item id>") and a general one ("test-any").
-    anchor = "add-test" if form == "test-any" else "w-" + form.removeprefix("test-")
-    submitted = {"code": code, "date": date_, "result": result, "value": value, "unit": unit}
-    spec = FormSpec(form, slug(anchor), {**submitted, "pregnancy": pregnancy}, whole="result")
-    return edit_case(request, session, user, couple_id, csrf, change, spec, "history")
+    def errors(couple: Couple, problems: list[str]) -> FormErrors:
+        # One test form per work-up item ("test-<item id>") and a general one ("test-any").
+        anchor = "add-test" if form.form == "test-any" else "w-" + form.form.removeprefix("test-")
+        at = f"tests[{len(couple.tests)}]"
+        ids = form.input_ids(at, combined=form.form == "test-any")
+        return assign_problems(
+            problems, ids, form.form, form.submitted(), slug(anchor), form.labels()
+        )
+
+    return edit_case(request, session, user, couple_id, form.csrf, save, errors, "test-added")
 
 
 # Pregnancies -------------------------------------------------------------------------------
@@ -143,29 +103,23 @@ def add_pregnancy(
     request: Request,
     session: SessionDep,
     user: PageUser,
-    csrf: CsrfField = "",
-    outcome: Annotated[str, Form()] = "",
-    end_date: Annotated[str, Form()] = "",
-    gestational_weeks: Annotated[str, Form()] = "",
-    heartbeat_seen: Annotated[str, Form()] = "",
+    form: Annotated[PregnancyForm, Form()],
 ) -> Response:
-    def change(case: dict[str, Any]) -> Edit:
-        preg: dict[str, Any] = {
-            "outcome": outcome.strip(),
-            "end_date": end_date.strip(),
-            "gestational_weeks": as_float(gestational_weeks),
-        }
-        put(preg, "heartbeat_seen", as_flag(heartbeat_seen))
-        return Edit("pregnancy added", _append(case, "pregnancies", preg))
+    def save(couple: Couple, today: date) -> None:
+        records.add_pregnancy(session, couple, form.part(), user.username, today)
 
-    submitted = {
-        "outcome": outcome,
-        "end_date": end_date,
-        "gestational_weeks": gestational_weeks,
-        "heartbeat_seen": heartbeat_seen,
-    }
-    spec = FormSpec("pregnancy", "add-pregnancy", submitted, prefix="preg_")
-    return edit_case(request, session, user, couple_id, csrf, change, spec, "history")
+    def errors(couple: Couple, problems: list[str]) -> FormErrors:
+        at = f"pregnancies[{len(couple.pregnancies)}]"
+        return assign_problems(
+            problems,
+            form.inputs("preg_", at),
+            "pregnancy",
+            form.submitted(),
+            "add-pregnancy",
+            {"preg_" + k: v for k, v in form.labels().items()},
+        )
+
+    return edit_case(request, session, user, couple_id, form.csrf, save, errors, "pregnancy-added")
 
 
 # Current pregnancy -------------------------------------------------------------------------
@@ -177,32 +131,26 @@ def set_current(
     request: Request,
     session: SessionDep,
     user: PageUser,
-    csrf: CsrfField = "",
-    action: Annotated[str, Form()] = "set",
-    gestational_age_days: Annotated[str, Form()] = "",
-    heartbeat_seen: Annotated[str, Form()] = "",
-    bleeding: Annotated[str, Form()] = "",
-    intrauterine_confirmed: Annotated[str, Form()] = "",
+    form: Annotated[CurrentForm, Form()],
 ) -> Response:
-    def change(case: dict[str, Any]) -> Edit:
-        if action == "clear":
-            case.pop("current_pregnancy", None)
-            return Edit("current pregnancy cleared", "current_pregnancy")
-        current: dict[str, Any] = {"gestational_age_days": as_int(gestational_age_days)}
-        put(current, "heartbeat_seen", as_flag(heartbeat_seen))
-        put(current, "bleeding", as_flag(bleeding))
-        put(current, "intrauterine_confirmed", as_flag(intrauterine_confirmed))
-        case["current_pregnancy"] = current
-        return Edit("current pregnancy set", "current_pregnancy")
+    clear = form.action == "clear"
 
-    submitted = {
-        "gestational_age_days": gestational_age_days,
-        "heartbeat_seen": heartbeat_seen,
-        "bleeding": bleeding,
-        "intrauterine_confirmed": intrauterine_confirmed,
-    }
-    spec = FormSpec("current", "current", submitted, prefix="cur_")
-    return edit_case(request, session, user, couple_id, csrf, change, spec, "current")
+    def save(couple: Couple, today: date) -> None:
+        part = None if clear else form.part()
+        records.set_current(session, couple, part, user.username, today)
+
+    def errors(couple: Couple, problems: list[str]) -> FormErrors:
+        return assign_problems(
+            problems,
+            form.inputs("cur_", "current_pregnancy"),
+            "current",
+            {"cur_" + k: v for k, v in form.submitted().items()},
+            "current",
+            {"cur_" + k: v for k, v in form.labels().items()},
+        )
+
+    saved = "current-cleared" if clear else "current-set"
+    return edit_case(request, session, user, couple_id, form.csrf, save, errors, saved)
 
 
 # Care plan ---------------------------------------------------------------------------------
@@ -240,7 +188,7 @@ def set_care(
         )
         return patient_page_response(request, session, couple, user, errors, 422)
     repo.set_care_status(session, couple, item_id, status, user.username)
-    return see_other(f"/patients/{couple.id}#care")
+    return saved_redirect(couple, "care")
 
 
 @router.post("/patients/{couple_id}/care", response_model=None)
@@ -287,4 +235,4 @@ def set_care_statuses(
         for item_id in items[key] if value else []:
             if current.get(item_id) != value:
                 repo.set_care_status(session, couple, item_id, value, user.username)
-    return see_other(f"/patients/{couple.id}#care")
+    return saved_redirect(couple, "care")

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from rplcare.web.routes.pages import messages
+
 T = TypeVar("T")
 
 
@@ -66,6 +68,8 @@ class FormErrors:
     fields: dict[str, list[str]] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
+    # Every problem with the label of its field, for an error summary above the form.
+    summary: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.general)
@@ -92,20 +96,26 @@ def assign_problems(
     form: str,
     values: Mapping[str, str],
     anchor: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> FormErrors:
     """Attach each validation problem to the input whose case path it names. `inputs` maps a
     case path (``patient.age``) to an input id; a problem on a parent path (``patient``) goes
-    to its first input; the rest are shown above the form."""
+    to its first input; the rest are shown above the form. `labels` maps input ids to their
+    labels, which name the field in the summary instead of the case path (U6)."""
     errors = FormErrors(form=form, anchor=anchor, values=dict(values))
+    by_path = {p: (labels or {}).get(i, "") for p, i in inputs.items()}
     for problem in problems:
         path = _path_of(problem)
         target = inputs.get(path)
         if target is None:
             target = next((i for p, i in inputs.items() if p.startswith(path + ".")), None)
-        # Next to its field the case path is noise ("pregnancies[3].end_date: ..."); keep it
-        # only in the summary above the form, where it says which field is meant.
-        shown = problem.split(": ", 1)[1] if target is not None and ": " in problem else problem
-        errors.add(target, shown)
+        path_label = by_path.get(path) or (labels or {}).get(target or "", "")
+        errors.summary.append(messages.labelled(problem, {path: path_label} if path_label else {}))
+        if target is not None and ": " in problem:
+            # Next to its field the path is noise ("pregnancies[3].end_date: ...").
+            errors.add(target, messages.humanize(problem.split(": ", 1)[1]))
+        else:
+            errors.add(target, errors.summary[-1])
     return errors
 
 
@@ -122,6 +132,7 @@ class FormSpec:
     submitted: Mapping[str, str]
     prefix: str = ""
     whole: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # by field name
 
     def errors(self, problems: Sequence[str], at: str) -> FormErrors:
         """The problems of a case whose part at case path `at` this form edited."""
@@ -129,4 +140,5 @@ class FormSpec:
         if self.whole is not None:
             inputs[at] = self.whole
         values = {self.prefix + name: raw for name, raw in self.submitted.items()}
-        return assign_problems(problems, inputs, self.form, values, self.anchor)
+        labels = {self.prefix + name: label for name, label in self.labels.items()}
+        return assign_problems(problems, inputs, self.form, values, self.anchor, labels)

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from pydantic import Field
 
+from rplcare.domain.case import Case
 from rplcare.errors import CaseValidationError
 from rplcare.io import parse_text
+from rplcare.knowledge.loader import load_knowledge
+from rplcare.web import records
 from rplcare.web import repository as repo
 from rplcare.web.deps import SessionDep
-from rplcare.web.models import Couple
+from rplcare.web.models import Couple, User
 from rplcare.web.routes.pages.common import (
     CsrfField,
     PageUser,
@@ -27,23 +30,15 @@ from rplcare.web.routes.pages.common import (
     render,
     see_other,
 )
-from rplcare.web.routes.pages.forms import (
-    FLAG_CHOICES,
-    FormErrors,
-    _,
-    as_flag,
-    as_float,
-    as_int,
-    as_text,
-    assign_problems,
-    put,
-)
+from rplcare.web.routes.pages.form_models import FIELD_LABELS, CoupleForm, FormModel
+from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _, as_int, assign_problems
+from rplcare.web.routes.pages.records import LABEL_MAX, label_problem
+from rplcare.web.routes.pages.view import saved_redirect
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 MAX_UPLOAD_BYTES = 1_000_000
 PER_PAGE = 50
-LABEL_MAX = 120  # the couples.label column
 
 
 # --- list and search ------------------------------------------------------------------------
@@ -85,18 +80,6 @@ def age_on(couple: Couple, today: date) -> int | None:
 
 # --- new couple -----------------------------------------------------------------------------
 
-NEW_INPUTS = {
-    "id": "label",
-    "patient.age": "patient_age",
-    "patient.birth_date": "patient_birth_date",
-    "patient.pcos": "pcos",
-    "partner.age": "partner_age",
-    "lifestyle.smoker": "smoker",
-    "lifestyle.bmi": "bmi",
-    "lifestyle.alcohol_units_per_week": "alcohol",
-    "lifestyle.caffeine_mg_per_day": "caffeine",
-}
-
 
 @router.get("/patients/new", response_class=HTMLResponse)
 def new_patient_form(request: Request, user: PageUser) -> HTMLResponse:
@@ -108,79 +91,29 @@ def new_patient_form(request: Request, user: PageUser) -> HTMLResponse:
     )
 
 
-def _new_case(values: Mapping[str, str], today: date) -> dict[str, Any]:
-    patient: dict[str, Any] = {}
-    put(patient, "age", as_int(values["patient_age"]))
-    put(patient, "birth_date", as_text(values["patient_birth_date"]))
-    put(patient, "pcos", as_flag(values["pcos"]))
-    case: dict[str, Any] = {
-        "schema": "rplcare.case/1",
-        "id": values["label"].strip(),
-        "as_of": today.isoformat(),
-        "patient": patient,
-        "pregnancies": [],
-        "tests": [],
-    }
-    partner_age = as_int(values["partner_age"])
-    if partner_age is not None:
-        case["partner"] = {"age": partner_age}
-    lifestyle: dict[str, Any] = {}
-    put(lifestyle, "smoker", as_flag(values["smoker"]))
-    put(lifestyle, "bmi", as_float(values["bmi"]))
-    put(lifestyle, "alcohol_units_per_week", as_float(values["alcohol"]))
-    put(lifestyle, "caffeine_mg_per_day", as_float(values["caffeine"]))
-    if lifestyle:
-        case["lifestyle"] = lifestyle
-    return case
-
-
 @router.post("/patients/new", response_model=None)
 def new_patient(
     request: Request,
     session: SessionDep,
     user: PageUser,
-    csrf: CsrfField = "",
-    label: Annotated[str, Form()] = "",
-    patient_age: Annotated[str, Form()] = "",
-    patient_birth_date: Annotated[str, Form()] = "",
-    pcos: Annotated[str, Form()] = "",
-    partner_age: Annotated[str, Form()] = "",
-    smoker: Annotated[str, Form()] = "",
-    bmi: Annotated[str, Form()] = "",
-    alcohol: Annotated[str, Form()] = "",
-    caffeine: Annotated[str, Form()] = "",
+    form: Annotated[CoupleForm, Form()],
 ) -> Response:
-    if bad := bad_csrf(request, user, csrf):
+    if bad := bad_csrf(request, user, form.csrf):
         return bad
-    values = {
-        "label": label,
-        "patient_age": patient_age,
-        "patient_birth_date": patient_birth_date,
-        "pcos": pcos,
-        "partner_age": partner_age,
-        "smoker": smoker,
-        "bmi": bmi,
-        "alcohol": alcohol,
-        "caffeine": caffeine,
-    }
-    problems: list[str] = []
-    if not label.strip():
-        problems.append(_("id: a label is required (a clinic reference, not a name)"))
-    elif len(label.strip()) > LABEL_MAX:
-        problems.append(_("id: at most {n} characters").format(n=LABEL_MAX))
+    problems = label_problem(form.label)
     try:
-        case = repo.validate(_new_case(values, date.today()), "new couple")
+        case = repo.validate(form.new_case(date.today()), "new couple")
     except CaseValidationError as exc:
         problems += exc.problems
     if problems:
+        errors = assign_problems(
+            problems, form.inputs(), "new", form.submitted(), labels=form.labels()
+        )
         return render(
             request,
             user,
             "patients/new.html",
-            {
-                "errors": assign_problems(problems, NEW_INPUTS, "new", values),
-                "flag_choices": FLAG_CHOICES,
-            },
+            {"errors": errors, "flag_choices": FLAG_CHOICES},
             422,
         )
     couple = repo.create_couple(session, case, user.username)
@@ -212,6 +145,20 @@ async def _read_upload(file: UploadFile | None) -> tuple[str, str]:
     return name, text
 
 
+def _import_problems(case: Case) -> list[str]:
+    problems = []
+    if case.as_of > date.today():
+        problems.append(f"as_of: after today ({date.today()})")
+    if case.id is not None and len(case.id) > LABEL_MAX:
+        problems.append(f"id: at most {LABEL_MAX} characters (it becomes the label)")
+    return problems
+
+
+def _import_error(request: Request, user: User, exc: CaseValidationError) -> HTMLResponse:
+    context = {"problems": exc.problems, "source": exc.source}
+    return render(request, user, "patients/import.html", context, 422)
+
+
 @router.post("/patients/import", response_model=None)
 async def import_case(
     request: Request,
@@ -220,30 +167,66 @@ async def import_case(
     csrf: CsrfField = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    """A case whose id is the label of stored couples is not stored at once: a confirmation
+    page shows what importing it over each of them would change."""
     if bad := bad_csrf(request, user, csrf):
         return bad
     try:
         name, text = await _read_upload(file)
         suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
         case = repo.validate(parse_text(text, name, suffix), name)
-        problems = []
-        if case.as_of > date.today():
-            problems.append(f"as_of: after today ({date.today()})")
-        if case.id is not None and len(case.id) > LABEL_MAX:
-            problems.append(f"id: at most {LABEL_MAX} characters (it becomes the label)")
-        if problems:
+        if problems := _import_problems(case):
             raise CaseValidationError(problems, name)
     except CaseValidationError as exc:
-        return render(
-            request,
-            user,
-            "patients/import.html",
-            {"problems": exc.problems, "source": exc.source},
-            422,
-        )
-    couple = repo.create_couple(session, case, user.username)
-    repo.audit(session, user.username, "import", "couple", couple.id)
-    return see_other(f"/patients/{couple.id}")
+        return _import_error(request, user, exc)
+    matches = repo.couples_labelled(session, case.id) if case.id else []
+    if not matches:
+        couple = repo.create_couple(session, case, user.username)
+        repo.audit(session, user.username, "import", "couple", couple.id)
+        return saved_redirect(couple, "imported")
+    context = {
+        "source": name,
+        "case": case,
+        "document": json.dumps(case.model_dump(mode="json", by_alias=True, exclude_none=True)),
+        "matches": [(c, records.changes_by(c, case)) for c in matches],
+        "field_labels": FIELD_LABELS,
+        "tests_vocab": load_knowledge().vocabulary.tests,
+    }
+    return render(request, user, "patients/import_confirm.html", context)
+
+
+class ImportConfirmForm(FormModel):
+    """The confirmed import: the case again (checked again in full) and its target."""
+
+    case: str = Field("", max_length=MAX_UPLOAD_BYTES)
+    target: str = ""
+
+
+@router.post("/patients/import/confirm", response_model=None)
+def confirm_import(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    form: Annotated[ImportConfirmForm, Form()],
+) -> Response:
+    if bad := bad_csrf(request, user, form.csrf):
+        return bad
+    try:
+        case = repo.validate(parse_text(form.case, "confirmed import", ".json"), "import")
+        if problems := _import_problems(case):
+            raise CaseValidationError(problems, "import")
+    except CaseValidationError as exc:
+        return _import_error(request, user, exc)
+    if form.target == "new":
+        couple = repo.create_couple(session, case, user.username)
+        repo.audit(session, user.username, "import", "couple", couple.id)
+        return saved_redirect(couple, "imported")
+    target = as_int(form.target)
+    found = repo.get_couple(session, target, user.username) if isinstance(target, int) else None
+    if found is None or found.label != case.id:
+        return error_page(request, user, 404, _("There is no couple with this label to update."))
+    records.replace_case(session, found, case, user.username, "import")
+    return saved_redirect(found, "import-updated")
 
 
 @router.get("/patients/{couple_id}/export", response_model=None)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -22,12 +22,13 @@ from rplcare.web import repository as repo
 from rplcare.web.models import Couple, User
 from rplcare.web.routes.pages import summary
 from rplcare.web.routes.pages.common import render
+from rplcare.web.routes.pages.form_models import weeks_text
 from rplcare.web.routes.pages.forms import FLAG_CHOICES, FormErrors, _
 
 OUTCOMES = tuple(o.value for o in Outcome)
 
 
-def _vocabulary_tests() -> dict[str, Any]:
+def vocabulary_tests() -> dict[str, Any]:
     return {
         code: spec
         for code, spec in load_knowledge().vocabulary.tests.items()
@@ -52,7 +53,7 @@ def _compact_bar(estimate: float, interval: list[float], label: str) -> str:
 
 
 def _timeline(couple: Couple) -> list[dict[str, Any]]:
-    tests = _vocabulary_tests()
+    tests = vocabulary_tests()
     events: list[dict[str, Any]] = []
     numbers = {p.id: i + 1 for i, p in enumerate(couple.pregnancies)}
     for i, p in enumerate(couple.pregnancies):
@@ -65,6 +66,9 @@ def _timeline(couple: Couple) -> list[dict[str, Any]]:
                 "weeks": p.gestational_weeks,
                 "weeks_assumed": bool(p.gestational_weeks_assumed),
                 "heartbeat": p.heartbeat_seen,
+                "partner": p.partner,
+                "notes": p.notes,
+                "id": p.id,
             }
         )
     for t in couple.tests:
@@ -81,6 +85,9 @@ def _timeline(couple: Couple) -> list[dict[str, Any]]:
                 "label": spec.label if spec else t.code,
                 "result": result,
                 "pregnancy": numbers.get(t.pregnancy_id) if t.pregnancy_id else None,
+                "method": t.method,
+                "detail": t.detail,
+                "id": t.id,
             }
         )
     events.sort(key=lambda e: (e["date"], e["kind"] != "pregnancy"))
@@ -144,17 +151,15 @@ def _patient_context(
         "assessment": assessment,
         "assessment_problems": problems,
         "timeline": _timeline(couple),
-        "tests_vocab": _vocabulary_tests(),
+        "weeks_text": weeks_text,
+        "tests_vocab": vocabulary_tests(),
         "outcomes": OUTCOMES,
         "flag_choices": FLAG_CHOICES,
         "care_statuses": repo.CARE_STATUSES,
         "care_state": {c.item_id: c for c in couple.care_statuses},
         "errors": FormErrors(),
-        "current_days": (
-            couple.current_gestational_age_days + (today - couple.current_recorded_on).days
-            if couple.current_gestational_age_days is not None and couple.current_recorded_on
-            else None
-        ),
+        "current_days": repo.current_days(couple, today),
+        **current_pregnancy_state(couple, today),
     }
     if assessment is not None and older is not None:
         ctx["knowledge_update"] = advice_changes(older.payload, assessment)
@@ -187,6 +192,51 @@ def _patient_context(
             else None
         )
     return ctx
+
+
+def current_pregnancy_state(couple: Couple, today: date) -> dict[str, Any]:
+    """What the page shows of a current pregnancy as it ages (U8): past the current-pregnancy
+    model's gestational range it asks for the outcome instead of figures; past the plausible
+    gestation the pregnancy is left out of the assessment and flagged; loss figures up to 12
+    or 20 weeks are hidden once that week has passed."""
+    from rplcare.prognosis.current import WEEK_12, WEEK_20
+    from rplcare.prognosis.model import load_parameters
+
+    days = repo.current_days(couple, today)
+    last_day = load_parameters()["current_pregnancy"]["domain"]["gestational_days"][1]
+    return {
+        "current_overdue": repo.current_overdue(couple, today),
+        "ask_outcome": days is not None and days > last_day,
+        "model_last_day": last_day,
+        "past_12_weeks": days is not None and days >= WEEK_12,
+        "past_20_weeks": days is not None and days >= WEEK_20,
+        "current_weeks": weeks_text(days / 7) if days is not None else "",
+    }
+
+
+#: The "Saved" notice after a redirect: key -> (message, section of the page it belongs to).
+SAVED = {
+    "pregnancy-added": (_("Pregnancy added."), "history"),
+    "pregnancy-edited": (_("Pregnancy saved."), "history"),
+    "pregnancy-removed": (_("Pregnancy removed."), "history"),
+    "test-added": (_("Test result saved."), "history"),
+    "test-edited": (_("Test result saved."), "history"),
+    "test-removed": (_("Test result removed."), "history"),
+    "outcome": (_("Outcome recorded; the current pregnancy is now in the history."), "history"),
+    "current-set": (_("Current pregnancy saved."), "current"),
+    "current-cleared": (_("Current pregnancy cleared."), "current"),
+    "care": (_("Care-plan status saved."), "care"),
+    "details": (_("Couple details saved."), "top"),
+    "imported": (_("Case file imported as a new couple."), "top"),
+    "import-updated": (_("Case file imported: this couple was updated."), "top"),
+}
+
+
+def saved_redirect(couple: Couple, key: str) -> RedirectResponse:
+    """Back to the patient page after a save, with its notice (POST/redirect/GET)."""
+    section = SAVED[key][1]
+    anchor = "" if section == "top" else f"#{section}"
+    return RedirectResponse(f"/patients/{couple.id}?saved={key}{anchor}", status_code=303)
 
 
 def _what_if(request: Request, couple: Couple, a: Assessment) -> dict[str, Any]:
@@ -240,4 +290,6 @@ def patient_page_response(
         ctx["what_if"] = _what_if(request, couple, ctx["assessment"])
     if errors is not None:
         ctx["errors"] = errors
+    elif (saved := SAVED.get(request.query_params.get("saved", ""))) is not None:
+        ctx["saved"] = {"message": saved[0], "section": saved[1]}
     return render(request, user, "patients/detail.html", ctx, status)
