@@ -59,8 +59,17 @@ def import_case(client: TestClient, csrf: str, case: dict[str, Any]) -> str:
         files={"file": ("case.json", json.dumps(case).encode(), "application/json")},
         follow_redirects=False,
     )
+    if r.status_code == 200 and "Confirm the import" in r.text:
+        # The label exists already (an earlier test's import): import as a new couple.
+        document = re.search(r'name="case" value="([^"]*)"', r.text)
+        assert document, "no case in the confirmation"
+        r = client.post(
+            "/patients/import/confirm",
+            data={"csrf": csrf, "case": unescape(document.group(1)), "target": "new"},
+            follow_redirects=False,
+        )
     assert r.status_code == 303, r.text
-    return str(r.headers["location"])
+    return str(r.headers["location"]).split("?", 1)[0]  # without the "saved" notice
 
 
 def text_of(html: str) -> str:
@@ -166,13 +175,15 @@ def test_a_record_that_cannot_be_assessed_says_cannot_tell_in_the_summary(
 ) -> None:
     """U3: without an assessment the summary does not go blank or guess: it says so."""
     csrf = login(client, "clin")
-    url = import_case(client, csrf, {**SCENARIO, "current_pregnancy": {"gestational_age_days": 60}})
-    # A year later the carried-forward gestation is implausible (the pregnancy was never closed).
+    url = import_case(client, csrf, SCENARIO)
+    # A value no form or import accepts, written straight into the database (an old record, a
+    # manual fix): the stored case no longer validates. (An ageing current pregnancy no longer
+    # does this: it asks for its outcome, U8.)
     engine = make_engine(database_url)
     with transaction(session_factory(engine)) as session:
         couple = session.get(Couple, int(url.rsplit("/", 1)[1]))
         assert couple is not None
-        couple.current_recorded_on = TODAY - timedelta(days=365)
+        couple.bmi = 5.0
     engine.dispose()
     html = client.get(url).text
     assert "This record cannot be assessed" in html

@@ -245,9 +245,15 @@ def test_importing_a_case_with_a_known_id_updates_that_couple_after_confirmation
     add_miscarriage(app_client, url, csrf, days_ago(300))
     add_miscarriage(app_client, url, csrf, days_ago(100))
     html = app_client.get(url).text
-    item = re.search(rf'action="{url}/care/([^"]+)"', html)
-    assert item
-    assert post(app_client, f"{url}/care/{item.group(1)}", {"status": "planned"}, csrf)
+    keys = re.findall(r'name="intervention" value="([^"]+)"', html)
+    assert keys
+    statuses = ["planned"] + [""] * (len(keys) - 1)  # the first row of the care plan
+    r = app_client.post(
+        f"{url}/care",
+        data={"intervention": keys, "status": statuses, "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
     case = app_client.get(f"{url}/export").json()
     case["patient"] = {"age": 34}
     case["pregnancies"][0]["gestational_weeks"] = 9.0
