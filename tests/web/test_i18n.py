@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -91,3 +93,71 @@ def test_the_vocabulary_covers_every_coded_value_the_ui_shows() -> None:
     assert words(CARE_STATUSES) == set(v.CARE_STATUSES)
     assert words(ROLES) == set(v.ROLES)
     assert v.DISCLAIMER == a.DISCLAIMER
+
+
+# --- the catalogs ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web_template() -> Any:
+    from rplcare.web.catalog import extract_template
+
+    return extract_template()
+
+
+@pytest.mark.parametrize("lang", ["nl", "sv", "zh"])
+def test_every_ui_message_is_translated_with_the_same_placeholders(
+    lang: str, web_template: Any
+) -> None:
+    """No missing, untranslated, fuzzy or stale message; placeholders identical."""
+    from rplcare.web.catalog import check
+
+    problems = check(lang, web_template)
+    assert problems == [], "\n".join(f"{p.problem}: {p.msgid[:70]}" for p in problems)
+
+
+def test_committed_ui_template_matches_the_code(web_template: Any) -> None:
+    """Run scripts/update-catalogs after changing a UI message; this fails until you do."""
+    from babel.messages.pofile import read_po
+
+    from rplcare.web.i18n import DOMAIN, locale_dir
+
+    with (locale_dir() / f"{DOMAIN}.pot").open("rb") as fh:
+        committed = read_po(fh)
+    assert {m.id for m in committed if m.id} == {m.id for m in web_template if m.id}
+
+
+@pytest.mark.parametrize("lang", ["nl", "sv", "zh"])
+def test_compiled_ui_catalog_matches_its_po_file(lang: str) -> None:
+    """The .mo is built from the .po at install time; a stale build would show old text."""
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    from rplcare.web.catalog import po_path
+
+    with po_path(lang).open("rb") as fh:
+        po = read_po(fh)
+    with po_path(lang).with_suffix(".mo").open("rb") as fh:
+        mo = read_mo(fh)
+    for message in po:
+        if message.id:
+            found = mo.get(message.id)
+            assert found is not None and found.string == message.string, message.id
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"), [("nl", "Inloggen"), ("sv", "Logga in"), ("zh", "登录")]
+)
+def test_pages_are_shown_in_the_chosen_language(
+    client: TestClient, lang: str, heading: str
+) -> None:
+    from rplcare.web.i18n import gettext_for
+
+    assert gettext_for(lang)("Sign in") == heading
+    page = client.get("/login", headers={"accept-language": lang}).text
+    assert f"<h1>{heading}</h1>" in page
+    risk = client.get(
+        "/risk", params={"age": "34", "losses": "3"}, headers={"accept-language": lang}
+    )
+    assert gettext_for(lang)("Miscarriage in the next pregnancy") in risk.text
+    assert "Miscarriage in the next pregnancy" not in risk.text

@@ -9,6 +9,8 @@ import threading
 
 from zxcvbn import zxcvbn
 
+from rplcare.web.i18n import translate as _
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 #: zxcvbn scores 0-4; 3 is "safely unguessable" (over 10^8 guesses).
@@ -21,15 +23,17 @@ _LOCK = threading.Lock()
 
 def password_problems(password: str, username: str) -> list[str]:
     """What is wrong with `password` for `username`, as messages; empty when acceptable."""
+    # "password: " names the form field; the rest is in the user's language (zxcvbn's own
+    # warning stays in English).
     if len(password) < MIN_LENGTH:
-        return [f"password: at least {MIN_LENGTH} characters"]
+        return ["password: " + _("at least {n} characters").format(n=MIN_LENGTH)]
     if len(password) > MAX_LENGTH:
-        return [f"password: at most {MAX_LENGTH} characters"]
+        return ["password: " + _("at most {n} characters").format(n=MAX_LENGTH)]
     if username and username.lower() in password.lower():
-        return ["password: must not contain the username"]
+        return ["password: " + _("must not contain the username")]
     with _LOCK:
         result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[username, "rplcare"])
     if result["score"] < MIN_SCORE:
-        why = result["feedback"]["warning"] or "It is too easy to guess."
-        return [f"password: too common or easy to guess. {why}"]
+        why = result["feedback"]["warning"] or _("It is too easy to guess.")
+        return ["password: " + _("too common or easy to guess.") + " " + why]
     return []

@@ -43,7 +43,7 @@ def _not_admin(request: Request, session: Session, user: User) -> HTMLResponse |
 
 
 def _admin_error(request: Request, user: User, status: int, message: str) -> HTMLResponse:
-    heading = _TITLES.get(status, _("Error"))
+    heading = _(_TITLES.get(status, "Error"))  # made at import, so translated here
     context = {"status": status, "heading": heading, "message": message}
     return render(request, user, "admin/error.html", context, status)
 

@@ -7,16 +7,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from rplcare.web.i18n import translate
 from rplcare.web.routes.pages import messages
 
 T = TypeVar("T")
 
 
-def _(text: str) -> str:
-    """Marks a user-visible string for translation (identity until catalogues exist)."""
-    return text
+#: Messages in the language of the request being handled (the catalogs' keyword).
+_ = translate
 
-
+# Translated where shown (the select macro): module constants are made before any request.
 FLAG_CHOICES = (("", _("not recorded")), ("yes", _("yes")), ("no", _("no")))
 
 

@@ -14,6 +14,7 @@ from functools import cache
 
 from rplcare.domain.case import Outcome
 from rplcare.knowledge.loader import load_knowledge
+from rplcare.web.i18n import translate as _
 
 # Internal names the domain uses in its messages, as a clinician would say them.
 _WORDS = (
@@ -74,7 +75,7 @@ def labelled(problem: str, labels: Mapping[str, str]) -> str:
     """A problem for an error summary: the field's label, then the plain message."""
     path, message = split(problem)
     label = labels.get(path) or _path_words(path)
-    return f"{label}: {humanize(message)}" if label else humanize(message)
+    return f"{_(label)}: {humanize(message)}" if label else humanize(message)
 
 
 def _path_words(path: str) -> str:
