@@ -49,6 +49,7 @@ import os
 import queue
 import signal
 import socket
+import re
 import statistics
 import sys
 import tempfile
@@ -164,7 +165,14 @@ def patient_page_run(port: int, requests: int) -> int:
     """Sequential views of the demo APS couple's page; prints the median and p95."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
     headers = {"Cookie": _signed_in_cookie(conn)}
-    path = "/patients/1"  # the first example case: aps-three-losses
+    # Couple ids are random: find the demo couple in the list.
+    conn.request("GET", "/patients?q=example-aps-three-losses", headers=headers)
+    listing = conn.getresponse().read().decode()
+    found = re.search(r'href="(/patients/\d+)">example-aps-three-losses<', listing)
+    if found is None:
+        print("the demo couple example-aps-three-losses is not in the list", file=sys.stderr)
+        return 1
+    path = found.group(1)
     times: list[float] = []
     for i in range(PATIENT_PAGE_WARMUP + requests):
         sent = time.perf_counter()
