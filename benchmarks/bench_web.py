@@ -47,9 +47,9 @@ import math
 import multiprocessing
 import os
 import queue
+import re
 import signal
 import socket
-import re
 import statistics
 import sys
 import tempfile
