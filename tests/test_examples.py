@@ -82,3 +82,12 @@ def test_two_losses_young() -> None:
         and w.id != "rcog-2023.inv.poc-cytogenetics-next-loss"
     ]
     assert rcog and all(w.recommendation == "consider" for w in rcog)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_to_json_is_the_contract_document(path: Path) -> None:
+    """The one-pass JSON the API sends is the same document as to_json_dict, key order too."""
+    assessment = assess(load_case(path))
+    text = assessment.to_json()
+    assert json.loads(text) == assessment.to_json_dict()
+    assert list(json.loads(text)) == list(assessment.to_json_dict())

@@ -240,3 +240,11 @@ class Assessment(_Out):
         data = self.model_dump(mode="json")
         data = {"schema": data.pop("schema_"), **data}
         return data
+
+    def to_json(self) -> str:
+        """The same document as `to_json_dict`, serialised by pydantic-core in one pass (about
+        twice as fast as building the dict and encoding it)."""
+        text = self.model_dump_json()
+        # schema_ is the first field: only its key differs from the published contract.
+        assert text.startswith('{"schema_":')
+        return '{"schema":' + text[len('{"schema_":') :]
