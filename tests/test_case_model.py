@@ -529,19 +529,17 @@ def _tsh_case(result: str, value: float, unit: str = "mIU/L") -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("result", "value"), [("high", 1.0), ("normal", 6.2), ("low", 4.5)])
-def test_flag_contradicting_the_cited_threshold_is_refused(result: str, value: float) -> None:
-    """U2: TSH "high" at 1.0 mIU/L (and the reverse) is refused, using the knowledge base's
-    cited limit for "high", not a number of its own."""
+@pytest.mark.parametrize(("result", "value"), [("high", 3.5), ("normal", 4.5), ("high", 1.0)])
+def test_a_laboratory_flag_is_never_refused_for_the_default_tsh_limit(
+    result: str, value: float
+) -> None:
+    """The cited 4.0 mIU/L holds only when no laboratory range is given, so it cannot
+    contradict a laboratory's flag (which wins in the engine): TSH has no flag threshold."""
     from rplcare.domain.validation import parse_case
 
     kb = load_knowledge()
-    limit = kb.threshold("thyroid.tsh_upper_without_local_range")
-    with pytest.raises(CaseValidationError) as err:
-        parse_case(_tsh_case(result, value), kb, "t")
-    (problem,) = err.value.problems
-    assert problem.startswith(f"tests[0].result: {result!r} contradicts the value {value:g} mIU/L")
-    assert f"{limit.value:g} {limit.unit}" in problem and "Maraka" in problem
+    assert not kb.vocabulary.tests["tsh"].flag_thresholds
+    assert parse_case(_tsh_case(result, value), kb, "t").tests
 
 
 @pytest.mark.parametrize(

@@ -162,17 +162,15 @@ def test_a_test_result_is_edited_and_removed(app_client: TestClient, db_url: str
     assert audit_details(db_url)[-1]["change"] == "test result removed"
 
 
-def test_a_flag_that_contradicts_its_value_is_refused_in_the_form(app_client: TestClient) -> None:
-    """U2: TSH "high" with 1.0 mIU/L is refused with a clear message, nothing stored."""
+def test_a_flag_and_its_value_are_both_kept_and_shown(app_client: TestClient) -> None:
+    """U2: TSH "high" with 1.0 mIU/L is not refused (the cited 4.0 limit applies only without a
+    laboratory range, and the laboratory's flag wins), but both are stored and shown."""
     csrf = login(app_client, "doc")
     url = new_couple(app_client, csrf)
     data = {"choice": "tsh:high", "date": days_ago(20), "value": "1.0", "unit": "mIU/L"}
-    r = post(app_client, f"{url}/tests", data, csrf)
-    assert r.status_code == 422
-    message = field_error(r.text, "t-choice")
-    assert "'high' contradicts the value 1 mIU/L" in message
-    assert "4 mIU/L" in message and "TSH" in message and "tsh" not in message
-    assert app_client.get(f"{url}/export").json()["tests"] == []
+    assert post(app_client, f"{url}/tests", data, csrf).status_code == 303
+    (stored,) = app_client.get(f"{url}/export").json()["tests"]
+    assert (stored["result"], stored["value"], stored["unit"]) == ("high", 1.0, "mIU/L")
 
 
 def test_result_choice_offers_each_tests_own_results(app_client: TestClient) -> None:
