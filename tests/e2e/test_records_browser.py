@@ -60,8 +60,9 @@ def test_edit_and_remove_a_pregnancy(clinician: Page) -> None:
 
 
 def test_edit_and_remove_a_test_result(clinician: Page) -> None:
-    """U2, U6: a result chosen per test, then corrected and removed; a flag contradicting the
-    value is refused with the knowledge base's cut-off."""
+    """U2, U6: a result chosen per test, then corrected and removed. A laboratory flag that the
+    default limit would not give (TSH 'high' at 1.0) is stored with both shown: the laboratory's
+    own range wins over the cited default, so it is answered, not refused."""
     page = clinician
     create_couple(page, "e2e-records-test")
     form = page.locator("form").filter(has=page.locator("#t-choice"))
@@ -69,22 +70,20 @@ def test_edit_and_remove_a_test_result(clinician: Page) -> None:
     form.get_by_label("Value (optional)").fill("1.0")
     form.get_by_label("Unit").select_option(label="mIU/L")
     form.get_by_role("button", name="Save result").click()
-    expect(page.locator("#t-choice-error")).to_contain_text("'high' contradicts the value 1")
-
-    form = page.locator("form").filter(has=page.locator("#t-choice"))
-    form.get_by_label("Test and result").select_option("tsh:")
-    form.get_by_label("Method (optional)").fill("ECLIA")
-    form.get_by_role("button", name="Save result").click()
     page.wait_for_url("**?saved=test-added#history")
     row = page.locator("table.timeline tbody tr").filter(has_text="Test: TSH")
-    expect(row).to_contain_text("1 mIU/L; method: ECLIA")
+    expect(row).to_contain_text("high")
+    expect(row).to_contain_text("1 mIU/L")
 
     row.get_by_role("link", name=re.compile("^Edit Test TSH")).click()
-    expect(page.get_by_label("Test and result")).to_have_value("tsh:")
+    expect(page.get_by_label("Test and result")).to_have_value("tsh:high")
+    page.get_by_label("Test and result").select_option("tsh:")
     page.get_by_label("Value (optional)").fill("5.4")
+    page.get_by_label("Method (optional)").fill("ECLIA")
     page.get_by_role("button", name="Save result").click()
     page.wait_for_url("**?saved=test-edited#history")
-    expect(row).to_contain_text("5.4 mIU/L")
+    expect(row).to_contain_text("5.4 mIU/L; method: ECLIA")
+    expect(row).not_to_contain_text("high")
 
     row.get_by_role("link", name=re.compile("^Remove Test TSH")).click()
     page.get_by_role("button", name="Remove").click()
