@@ -155,3 +155,20 @@ def test_any_guideline_subset_shows_only_those_guidelines(guidelines: list[str])
     a = assess(case(losses(3), patient={"age": 34}), KB, profile=profile)
     assert set(a.definitions) == {g for g in guidelines if g in KB.definitions}
     assert {w.guideline for w in a.workup} | {x.guideline for x in a.care_plan} <= set(guidelines)
+
+
+def test_national_miscarriage_limit_is_cited_and_carried_into_the_assessment() -> None:
+    limit = {"weeks": 22, "citation": {"ref": "no-such-ref"}, "verification": "secondary"}
+    with pytest.raises(KnowledgeError, match="miscarriage_limit: unknown reference"):
+        parse_profile(_profile_raw(miscarriage_limit=limit), "x.yaml", KB)
+    with pytest.raises(InputError, match=r"miscarriage_limit\.weeks"):
+        parse_profile(_profile_raw(miscarriage_limit={**limit, "weeks": 12}), "x.yaml", KB)
+    c = case(losses(3))
+    swedish = assess(c, KB, profile=load_profile("sweden-regional", KB)).profile
+    assert swedish is not None
+    assert (swedish.miscarriage_limit_weeks, swedish.miscarriage_limit_ref) == (
+        22,
+        "internetmedicin-2022",
+    )
+    dutch = assess(c, KB, profile=load_profile("netherlands-nvog", KB)).profile
+    assert dutch is not None and dutch.miscarriage_limit_weeks is None

@@ -239,3 +239,148 @@ def test_live_birth_over_time_and_what_she_can_change(lang: str) -> None:
         assert any(loc.percent(percent / 100) in t for t in texts), (lang, percent)
     cited = {s.short for s in leaflet.sources}
     assert {"Pineles 2014", "Metwally 2010", "Chen 2016"} <= cited
+
+
+# --- the translator's review: source- and code-level fixes (issue 16) ---------------------
+
+
+def _case_leaflet(subject: str, lang: str, profile: str | None = None) -> Leaflet:
+    from rplcare.knowledge.profile import load_profile
+
+    kb = load_knowledge()
+    path = REPO / "examples" / f"{subject}.json"
+    chosen = load_profile(profile, kb) if profile else None
+    return leaflet_for_case(load_case(path, kb), lang, kb, profile=chosen)
+
+
+def _miscarriage_definition(leaflet: Leaflet) -> Para:
+    block = section(leaflet, "what_is_miscarriage").blocks[0]
+    assert isinstance(block, Para)
+    return block
+
+
+def test_the_miscarriage_limit_follows_the_clinic_profile_and_cites_it() -> None:
+    swedish = _case_leaflet("aps-three-losses", "sv", "sweden-regional")
+    default = _case_leaflet("aps-three-losses", "sv", "international")
+    assert "före 22 veckor" in _miscarriage_definition(swedish).text
+    assert "före 24 veckor" in _miscarriage_definition(default).text
+    cited = {s.number for s in swedish.sources if s.short == "Internetmedicin 2022"}
+    assert cited and cited <= set(_miscarriage_definition(swedish).refs)
+    assert "before 24 weeks" in _miscarriage_definition(build("general", "en")).text
+
+
+def test_advice_on_alcohol_is_none_not_less() -> None:
+    for lang, word in (
+        ("en", "limit alcohol"),
+        ("nl", "beperk alcohol"),
+        ("sv", "begränsa alkohol"),
+    ):
+        joined = " ".join(texts(build("general", lang)))
+        assert word not in joined, lang
+    next_pregnancy = " ".join(texts(build("general", "en")))
+    assert "drink no alcohol" in next_pregnancy
+    label = load_content().interventions["alcohol_reduction"]
+    assert "less" not in (label.label + label.text).lower()
+
+
+def test_odds_are_told_as_a_statistical_measure_not_as_the_chance() -> None:
+    chances = section(build("general", "en"), "chances").blocks[0]
+    assert isinstance(chances, Para)
+    assert "odds, a statistical measure" in chances.text
+    assert "The chance itself rose less." in chances.text
+    zh = section(build("general", "zh"), "chances").blocks[0]
+    assert isinstance(zh, Para) and "几率约为" not in zh.text and "比值" in zh.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "one_day", "days"),
+    [
+        ("en", "7 weeks and 1 day pregnant (7+1)", "7 weeks and 3 days pregnant (7+3)"),
+        ("nl", "7 weken en 1 dag zwanger", "7 weken en 3 dagen zwanger"),
+        ("sv", "7 veckor och 1 dag", "7 veckor och 3 dagar"),
+        ("zh", "7周1天", "7周3天"),
+    ],
+)
+def test_weeks_and_days_use_the_plural_that_fits(lang: str, one_day: str, days: str) -> None:
+    loc = localizer(lang)
+    singular, plural = (
+        "You are now %(weeks)s weeks and %(days)s day pregnant (%(weeks)s+%(days)s).",
+        "You are now %(weeks)s weeks and %(days)s days pregnant (%(weeks)s+%(days)s).",
+    )
+    assert one_day in loc.ngettext(singular, plural, 1) % {"weeks": "7", "days": "1"}
+    assert days in loc.ngettext(singular, plural, 3) % {"weeks": "7", "days": "3"}
+    chances = " ".join(texts(build("secondary-current-pregnancy", lang)))
+    assert days in chances
+
+
+def test_chinese_leaflet_has_no_ascii_punctuation_added_by_the_code() -> None:
+    leaflet = build("aps-three-losses", "zh")
+    definitions = next(b for b in section(leaflet, "you").blocks if isinstance(b, Table))
+    answers = [row[1].text for row in definitions.rows]
+    assert all("（" in a and "(" not in a and "; " not in a for a in answers), answers
+    lines = [line.text for row in definitions.rows for c in row for line in c.lines]
+    lines += [
+        line.text
+        for s in leaflet.sections
+        for b in s.blocks
+        if isinstance(b, Table)
+        for row in b.rows
+        for c in row
+        for line in c.lines
+    ]
+    assert lines and all(": " not in x for x in lines)
+    assert leaflet.labels["figure_text"].endswith("：")
+    assert leaflet.labels["unverified_note"].startswith("（")
+
+
+def test_english_answers_keep_their_brackets() -> None:
+    definitions = next(
+        b for b in section(build("aps-three-losses", "en"), "you").blocks if isinstance(b, Table)
+    )
+    assert any(
+        re.fullmatch(
+            r"(Yes|No) \(\d+ loss(es)? counts?(; \d+ (is|are) needed)?\)(; .+)?", row[1].text
+        )
+        for row in definitions.rows
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "label", "joined"),
+    [
+        ("en", "Underactive thyroid", "underactive thyroid"),
+        ("nl", "Te traag werkende schildklier", "te traag werkende schildklier"),
+        ("en", "MTHFR gene test", "MTHFR gene test"),
+        ("en", "HbA1c", "HbA1c"),
+        ("zh", "甲状腺功能减退", "甲状腺功能减退"),
+    ],
+)
+def test_labels_joined_into_a_sentence_lose_their_capital(
+    lang: str, label: str, joined: str
+) -> None:
+    assert localizer(lang).in_sentence(label) == joined
+
+
+def test_lists_in_running_text_use_lower_case_labels_and_no_double_negative() -> None:
+    for subject in ("aps-three-losses", "secondary-current-pregnancy", "two-losses-young"):
+        for para in texts(build(subject, "en")):
+            for lead in ("Your tests did not find: ", "Not tested yet, so still open: "):
+                if para.startswith(lead):
+                    listed = para.removeprefix(lead)
+                    assert not listed[0].isupper() or listed[1].isupper(), para
+                    assert "no cause found" not in listed.lower(), para
+
+
+def test_age_bands_have_their_own_message_context() -> None:
+    nl = localizer("nl")
+    assert nl.pgettext("age band", "%(low)s to %(high)s") == "%(low)s–%(high)s"
+    age_chart = next(
+        b for b in section(build("general", "zh"), "how_common").blocks if isinstance(b, BarChart)
+    )
+    assert any(bar.label == "25至29岁" for bar in age_chart.bars)
+
+
+def test_progesterone_and_womb_shape_wording() -> None:
+    content = load_content()
+    assert "vaginal capsule, tablet or gel" in content.interventions["vaginal_progesterone"].text
+    assert content.causes["congenital_uterine_anomaly"].label == "Womb shape different from birth"

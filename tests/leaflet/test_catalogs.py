@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -44,7 +44,9 @@ def test_committed_template_matches_the_code(template: Catalog) -> None:
     """Run scripts/update-catalogs after changing a message; this fails until you do."""
     with (locale_dir() / f"{DOMAIN}.pot").open("rb") as fh:
         committed = read_po(fh)
-    assert {m.id for m in committed if m.id} == {m.id for m in template if m.id}
+    assert {(m.id, m.context) for m in committed if m.id} == {
+        (m.id, m.context) for m in template if m.id
+    }
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
@@ -54,11 +56,17 @@ def test_compiled_catalog_matches_its_po_file(lang: str) -> None:
         po = read_po(fh)
     with po_path(lang).with_suffix(".mo").open("rb") as fh:
         mo = read_mo(fh)
+
+    # Babel's read_mo keeps a message context as bytes and keys by msgid alone: key it here.
+    def key(m: Message) -> tuple[object, str | None]:
+        context = m.context.decode() if isinstance(m.context, bytes) else m.context
+        return (tuple(m.id) if isinstance(m.id, list | tuple) else m.id, context)
+
+    compiled_by_key = {key(m): m.string for m in mo if m.id}
     for message in po:
         if message.id:
-            found = mo.get(message.id)
-            assert found is not None, message.id
-            compiled = found.string
+            assert key(message) in compiled_by_key, message.id
+            compiled = compiled_by_key[key(message)]
             if isinstance(compiled, list | tuple):
                 assert list(compiled) == list(message.string or ()), message.id
             else:

@@ -335,6 +335,12 @@ def _profile_out(kb: KnowledgeBase, profile: Profile, case: Case, history: Histo
             )
             for r in (evaluate_rule(rule, case, history) for rule in profile.eligibility)
         ],
+        miscarriage_limit_weeks=profile.miscarriage_limit.weeks
+        if profile.miscarriage_limit
+        else None,
+        miscarriage_limit_ref=profile.miscarriage_limit.citation.ref
+        if profile.miscarriage_limit
+        else None,
     )
 
 

@@ -213,6 +213,9 @@ class ProfileOut(_Out):
     clinic_name: str
     clinic_contact: str | None
     eligibility: list[EligibilityOut]
+    # The national miscarriage limit in weeks and its reference key, when the profile sets one.
+    miscarriage_limit_weeks: int | None = None
+    miscarriage_limit_ref: str | None = None
 
 
 class Assessment(_Out):

@@ -49,6 +49,15 @@ class EligibilityRule(_Strict):
     verification: Verification
 
 
+class MiscarriageLimit(_Strict):
+    """The national limit between a miscarriage and a stillbirth, in completed weeks, as the
+    clinic's country defines it (leaflets state the limit they use)."""
+
+    weeks: int = Field(ge=20, le=28)
+    citation: Citation
+    verification: Verification
+
+
 class Profile(_Strict):
     schema_: str = Field(alias="schema", pattern=r"^rplcare\.profile/1$")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
@@ -58,6 +67,7 @@ class Profile(_Strict):
     guidelines: list[str] = Field(min_length=1)  # shown, in this order
     primary: str
     eligibility: list[EligibilityRule] = Field(default_factory=list)
+    miscarriage_limit: MiscarriageLimit | None = None
 
     @model_validator(mode="after")
     def _primary_is_shown(self) -> Profile:
@@ -79,6 +89,11 @@ class Profile(_Strict):
             for r in self.eligibility
             if r.citation.ref not in kb.references
         ]
+        limit = self.miscarriage_limit
+        if limit is not None and limit.citation.ref not in kb.references:
+            problems.append(
+                f"profile {self.id}: miscarriage_limit: unknown reference {limit.citation.ref!r}"
+            )
         return problems
 
     def order(self, guideline: str) -> int:

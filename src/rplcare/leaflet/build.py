@@ -123,12 +123,21 @@ class _Writer:
         self.content = content
         self.sources = _Sources(kb)
         self._ = loc.gettext
+        # The clinic profile's national miscarriage limit (weeks, reference), if it sets one.
+        self.miscarriage_limit: tuple[int, str] | None = None
+
+    def national(self, item: Cited) -> list[str]:
+        """References of the national figures that replace an item's defaults."""
+        uses = any(p.national == "miscarriage_limit" for p in item.params.values())
+        return [self.miscarriage_limit[1]] if uses and self.miscarriage_limit else []
 
     def params(self, item: Cited) -> dict[str, str]:
         loc = self.loc
         out: dict[str, str] = {}
         for name, p in item.params.items():
-            if p.integer is not None:
+            if p.national == "miscarriage_limit" and self.miscarriage_limit is not None:
+                out[name] = loc.number(self.miscarriage_limit[0])
+            elif p.integer is not None:
                 out[name] = loc.number(p.integer)
             elif p.number is not None:
                 out[name] = loc.number(p.number, 1)
@@ -140,7 +149,8 @@ class _Writer:
         text = self._(item.text)
         if item.params:
             text = text % self.params(item)
-        return Para(text, self.sources.cite(item.refs), item.verification == "unverified")
+        refs = self.sources.cite([*item.refs, *self.national(item)])
+        return Para(text, refs, item.verification == "unverified")
 
     def explained(self, item: Explained) -> Cell:
         text = self._(item.text)
@@ -186,6 +196,10 @@ def build_leaflet(
     """`results` are the case's test results: (code, date, result code, value, unit)."""
     w = _Writer(loc, kb, content)
     _ = w._
+    if assessment is not None and assessment.profile is not None:
+        p = assessment.profile
+        if p.miscarriage_limit_weeks is not None and p.miscarriage_limit_ref is not None:
+            w.miscarriage_limit = (p.miscarriage_limit_weeks, p.miscarriage_limit_ref)
     sections: list[Section] = []
     if assessment is not None:
         sections += _personal_sections(w, assessment, figures, list(results))
@@ -194,11 +208,12 @@ def build_leaflet(
     labels = _labels(w, personal)
     profile = assessment.profile if assessment is not None else None
     if profile is not None:
-        labels["clinic"] = _("Your clinic: %(clinic)s") % {"clinic": profile.clinic_name}
-        if profile.clinic_contact:
-            labels["clinic"] += ". " + _("Contact: %(contact)s") % {
-                "contact": profile.clinic_contact
-            }
+        labels["clinic"] = (
+            _("Your clinic: %(clinic)s. Contact: %(contact)s")
+            % {"clinic": profile.clinic_name, "contact": profile.clinic_contact}
+            if profile.clinic_contact
+            else _("Your clinic: %(clinic)s") % {"clinic": profile.clinic_name}
+        )
     return Leaflet(
         lang=loc.lang,
         html_lang=loc.html_lang,
@@ -234,6 +249,8 @@ def _labels(w: _Writer, personal: bool) -> dict[str, str]:
             "treatment are made by you and your doctor together."
         ),
         "unverified_mark": _("not yet checked in the original source"),
+        # The same in brackets after a text (the brackets are the language's own).
+        "unverified_note": _("(not yet checked in the original source)"),
         "unverified_legend": _(
             "Text marked “not yet checked in the original source” comes from a source that "
             "rplcare's team could not yet read in full. Ask your doctor about it."
@@ -242,7 +259,7 @@ def _labels(w: _Writer, personal: bool) -> dict[str, str]:
             "Knowledge base %(kb)s, leaflet text %(content)s, prognosis model %(model)s."
         ),
         "page_of": _("Page %(page)s of %(pages)s"),
-        "figure_text": _("Text description of the chart"),
+        "figure_text": _("Text description of the chart:"),
         "personal_part": _("Part 1: your situation"),
         "general_part": _("Part 2: general information") if personal else "",
     }
@@ -276,7 +293,10 @@ def _band_label(w: _Writer, low: int | None, high: int | None) -> str:
         return w._("under %(age)s") % {"age": n(high + 1)}
     if high is None and low is not None:
         return w._("%(age)s or older") % {"age": n(low)}
-    return w._("%(low)s to %(high)s") % {"low": n(low or 0), "high": n(high or 0)}
+    return w.loc.pgettext("age band", "%(low)s to %(high)s") % {
+        "low": n(low or 0),
+        "high": n(high or 0),
+    }
 
 
 def _age_chart(w: _Writer) -> BarChart:
@@ -285,7 +305,12 @@ def _age_chart(w: _Writer) -> BarChart:
     spec = w.content.charts.population_by_age
     w.sources.cite(spec.refs)
     bars = tuple(Bar(_band_label(w, b.from_age, b.to_age), b.risk) for b in spec.bands)
-    described = loc.join([f"{b.label}: {loc.percent(b.estimate)}" for b in bars])
+    described = loc.join(
+        [
+            _("%(label)s: %(value)s") % {"label": b.label, "value": loc.percent(b.estimate)}
+            for b in bars
+        ]
+    )
     return BarChart(
         title=_("Chance of miscarriage by the woman's age (Norway, 2009 to 2013)"),
         axis_label=_("Chance of miscarriage"),
@@ -366,7 +391,11 @@ def _positions_cell(
 ) -> Cell:
     _ = w._
     lines = tuple(
-        Line(f"{w.guideline(gid)}: {_(RECOMMENDATION[rec])}", verification == "unverified")
+        Line(
+            _("%(guideline)s: %(advice)s")
+            % {"guideline": w.guideline(gid), "advice": _(RECOMMENDATION[rec])},
+            verification == "unverified",
+        )
         for gid, rec, verification in _dedupe_positions(positions)
     )
     return Cell("", w.sources.cite(refs), any(x.unverified for x in lines), lines)
@@ -452,22 +481,25 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
         counted = loc.ngettext("%(n)s loss counts", "%(n)s losses count", d.losses_counted) % {
             "n": loc.number(d.losses_counted)
         }
-        if d.meets:
-            answer = _("Yes") + " (" + counted + ")"
-            if d.kind == "primary":
-                answer += "; " + _("primary: no earlier birth")
-            elif d.kind == "secondary":
-                answer += "; " + _("secondary: after a birth")
+        kind = {
+            "primary": _("primary: no earlier birth"),
+            "secondary": _("secondary: after a birth"),
+        }.get(d.kind or "")
+        if d.meets and kind:
+            answer = _("%(answer)s (%(counted)s); %(kind)s") % {
+                "answer": _("Yes"),
+                "counted": counted,
+                "kind": kind,
+            }
+        elif d.meets:
+            answer = _("%(answer)s (%(counted)s)") % {"answer": _("Yes"), "counted": counted}
         else:
-            answer = (
-                _("No")
-                + " ("
-                + counted
-                + "; "
-                + loc.ngettext("%(n)s is needed", "%(n)s are needed", needed)
-                % {"n": loc.number(needed)}
-                + ")"
-            )
+            answer = _("%(answer)s (%(counted)s; %(needed)s)") % {
+                "answer": _("No"),
+                "counted": counted,
+                "needed": loc.ngettext("%(n)s is needed", "%(n)s are needed", needed)
+                % {"n": loc.number(needed)},
+            }
         meaning = {
             "indicated": _("Tests to look for a cause are advised."),
             "discretionary": _("Your doctor may offer tests to look for a cause."),
@@ -673,7 +705,11 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
         r12 = cur.loss_risk_to_12_weeks
         r20 = cur.loss_risk_to_20_weeks
         parts = [
-            _("You are now %(weeks)s weeks and %(days)s days pregnant.")
+            loc.ngettext(
+                "You are now %(weeks)s weeks and %(days)s day pregnant (%(weeks)s+%(days)s).",
+                "You are now %(weeks)s weeks and %(days)s days pregnant (%(weeks)s+%(days)s).",
+                days,
+            )
             % {"weeks": loc.number(weeks), "days": loc.number(days)}
         ]
         if cur.gestational_age_days < WEEK_12:
@@ -780,7 +816,7 @@ def _your_tests(w: _Writer, workup: list[WorkupOut]) -> list[Block]:
         ),
     ]
     if against:
-        names = loc.join([w.label(w.content.tests, c) for c in against])
+        names = loc.join([loc.in_sentence(w.label(w.content.tests, c)) for c in against])
         refs = {i.citation_detail.ref for c in against for i in groups[c]}
         blocks.append(
             Para(
@@ -866,12 +902,18 @@ def _your_results(
                 rows=rows_r,
             )
         )
-    excluded = [c for c in a.causes if c.status == "excluded"]
+    # "Your tests did not find: no cause found" would be a double negative: when a cause was
+    # found, "unexplained" is excluded, but it is not a finding to list here.
+    excluded = [c for c in a.causes if c.status == "excluded" and c.category != "unexplained"]
     if excluded:
         blocks.append(
             Para(
                 _("Your tests did not find: %(causes)s.")
-                % {"causes": loc.join([w.label(w.content.causes, c.category) for c in excluded])}
+                % {
+                    "causes": loc.join(
+                        [loc.in_sentence(w.label(w.content.causes, c.category)) for c in excluded]
+                    )
+                }
             )
         )
     if a.causes_not_assessed:
@@ -880,7 +922,10 @@ def _your_results(
                 _("Not tested yet, so still open: %(causes)s.")
                 % {
                     "causes": loc.join(
-                        [w.label(w.content.causes, c.category) for c in a.causes_not_assessed]
+                        [
+                            loc.in_sentence(w.label(w.content.causes, c.category))
+                            for c in a.causes_not_assessed
+                        ]
                     )
                 }
             )
@@ -946,6 +991,6 @@ def _disagreements(w: _Writer, a: Assessment) -> list[Block]:
                 "each guideline's advice. rplcare does not choose between them; your doctor "
                 "can explain which fits you best."
             )
-            % {"topics": w.loc.join(names)}
+            % {"topics": w.loc.join([w.loc.in_sentence(n) for n in names])}
         )
     ]

@@ -19,7 +19,13 @@ from babel.messages.pofile import read_po, write_po
 
 from rplcare.leaflet.i18n import CATALOGS, DOMAIN, locale_dir
 
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd%]")
 _CONTENT_KEYS = ("title", "text", "label")
 
@@ -53,10 +59,15 @@ def extract_template() -> Catalog:
     base = package_dir()
     catalog = Catalog(domain=DOMAIN, project="rplcare", charset="utf-8", fuzzy=False)
     for py in sorted(base.glob("*.py")):
-        for lineno, message, comments, _context in extract_from_file(
+        for lineno, message, comments, context in extract_from_file(
             "python", str(py), keywords=KEYWORDS
         ):
-            catalog.add(message, locations=[(f"leaflet/{py.name}", lineno)], auto_comments=comments)
+            catalog.add(
+                message,
+                locations=[(f"leaflet/{py.name}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     content = base / "content.yaml"
     for lineno, message in _content_messages(content):
         catalog.add(message, locations=[("leaflet/content.yaml", lineno)])
@@ -105,7 +116,7 @@ def check_catalog(
         if not tmpl.id:
             continue
         key = tmpl.id if isinstance(tmpl.id, str) else tmpl.id[0]
-        message = catalog.get(tmpl.id)
+        message = catalog.get(tmpl.id, context=tmpl.context)
         if message is None:
             problems.append(CatalogProblem(lang, key, "missing from the catalog"))
             continue
@@ -124,10 +135,10 @@ def check_catalog(
                         lang, key, f"placeholders {sorted(have)} differ from {sorted(min(want))}"
                     )
                 )
-    known = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    known = {(m.id if isinstance(m.id, str) else m.id[0], m.context) for m in template if m.id}
     for message in catalog:
         key = message.id if isinstance(message.id, str) else message.id[0]
-        if message.id and key not in known:
+        if message.id and (key, message.context) not in known:
             problems.append(CatalogProblem(lang, key, "not used by the leaflets (stale)"))
     return problems
 

@@ -31,6 +31,8 @@ class Param(_Strict):
     integer: int | None = None
     number: float | None = None
     percent: Annotated[float, Field(ge=0, le=1)] | None = None
+    # A national figure: the clinic profile's value replaces the default above when it has one.
+    national: Literal["miscarriage_limit"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Param:

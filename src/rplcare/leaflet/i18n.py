@@ -89,6 +89,18 @@ class Localizer:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.translations.ngettext(singular, plural, n)
 
+    def pgettext(self, context: str, message: str) -> str:
+        return self.translations.pgettext(context, message)
+
+    def in_sentence(self, label: str) -> str:
+        """A label (a name that starts with a capital) joined into running text: lower-case
+        its first letter, unless the word is an abbreviation ("MTHFR", "HbA1c") or the
+        language has no letter case."""
+        first = label.split(" ", 1)[0]
+        if self.lang == "zh" or len(first) < 2 or not first[1:].islower() or not first[0].isupper():
+            return label
+        return label[0].lower() + label[1:]
+
     def percent(self, share: float, digits: int | None = None) -> str:
         """A share as a percentage: one decimal below 10%, whole numbers above (unless set)."""
         if digits is None:
