@@ -51,14 +51,14 @@ def catalog_for(kind: str, locale: str) -> Catalog:
 
 def pairs(catalog: Catalog) -> list[tuple[str, str]]:
     """(English, translation) for every translated form of every message."""
-    out = []
+    out: list[tuple[str, str]] = []
     for message in catalog:
         if not message.id:
             continue
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        english = " ".join(ids)
-        out.extend((english, s) for s in strings if s)
+        english = " ".join(str(i) for i in ids)
+        out.extend((english, str(s)) for s in strings if s)
     return out
 
 
