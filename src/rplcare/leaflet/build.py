@@ -203,6 +203,16 @@ def build_leaflet(
         sections += [_general_section(w, s, figures) for s in content.general]
     personal = assessment is not None
     labels = _labels(w, personal)
+    if short:
+        # Shown with the QR code at the end of "Feelings and support".
+        labels["booklet_note"] = _(
+            "Your clinic can give you the booklet with all the details: every test, what "
+            "each guideline advises, and general information about recurrent pregnancy loss."
+        )
+        labels["online_note"] = _(
+            "You can also read the general information online, without signing in. "
+            "Scan the code or type in the address:"
+        )
     profile = assessment.profile if assessment is not None else None
     if profile is not None:
         labels["clinic"] = _("Your clinic: %(clinic)s") % {"clinic": profile.clinic_name}
@@ -1054,23 +1064,6 @@ def _short_sections(
     support: list[Block] = []
     if "feelings" in general:
         support += [w.para(p) for p in general["feelings"].paragraphs]
-    support.append(
-        Para(
-            _(
-                "Your clinic can give you the booklet with all the details: every test, what "
-                "each guideline advises, and general information about recurrent pregnancy loss."
-            )
-        )
-    )
-    if online_url:
-        support.append(
-            Para(
-                _(
-                    "You can also read the general information online, without signing in. "
-                    "Scan the code or type in the address:"
-                )
-            )
-        )
     return [
         Section("you", _("Your situation"), tuple(you), personal=True),
         Section(
@@ -1101,37 +1094,38 @@ def _tests_to_do(w: _Writer, workup: list[WorkupOut]) -> list[Block]:
         if status_of(items) in ("repeat", "to_do")
     }
     optional = [code for code, items in groups.items() if status_of(items) == "optional"]
-    rows = []
+    # One list per status, headed by it (to repeat, with the date; not done yet).
+    lists: dict[str, list[tuple[Cell, ...]]] = {}
     for code in sorted(waiting, key=lambda c: STATUS_ORDER.index(waiting[c])):
         status = waiting[code]
-        text = _(STATUS[status])
+        row: tuple[Cell, ...] = (
+            Cell(w.label(w.content.tests, code)),
+            w.explained(w.content.tests[code]),
+        )
         if status == "repeat":
             due = min((i.due_date for i in groups[code] if i.due_date), default=None)
             if due is not None:
-                text = _("Repeat on or after %(date)s") % {"date": loc.date(due)}
-        rows.append(
-            (
-                Cell(w.label(w.content.tests, code)),
-                w.explained(w.content.tests[code]),
-                Cell(text),
-            )
-        )
+                row += (Cell(_("Repeat on or after %(date)s") % {"date": loc.date(due)}),)
+        lists.setdefault(status, []).append(row)
     blocks: list[Block] = []
-    if rows:
-        blocks += [
+    if lists:
+        blocks.append(
             Para(
                 _(
                     "These are the tests that at least one guideline advises or allows for you. "
                     "Your doctor will tell you which ones your clinic offers."
                 )
-            ),
+            )
+        )
+    for status, rows in lists.items():
+        blocks.append(
             Table(
-                caption=_("Tests for you"),
+                caption=_(STATUS[status]),
                 headers=(_("Test"), _("What it is for"), _("Status")),
                 rows=tuple(rows),
                 as_list=True,
-            ),
-        ]
+            )
+        )
     if optional:
         blocks.append(
             Para(
