@@ -1034,7 +1034,8 @@ def _short_sections(
     general = {s.id: s for s in w.content.general}
     you = _situation(w, a, short=True)
     shown = [c for c in a.causes if c.status != "excluded"]
-    rows_c = _finding_rows(w, [(c.category, c.status) for c in shown])
+    # As lists: "name: what it means (finding)".
+    rows_c = _meaning_first(_finding_rows(w, [(c.category, c.status) for c in shown]))
     if rows_c:
         you.append(
             Table(
@@ -1045,9 +1046,10 @@ def _short_sections(
             )
         )
     change: list[Block] = _what_you_can_change(w, figures)
-    rows_r = _finding_rows(
-        w, [(r.category, r.status) for r in a.risk_factors if r.status == "present"]
-    )
+    present: list[tuple[str, str]] = [
+        (r.category, r.status) for r in a.risk_factors if r.status == "present"
+    ]
+    rows_r = _meaning_first(_finding_rows(w, present))
     if rows_r:
         change.append(
             Table(
@@ -1074,6 +1076,10 @@ def _short_sections(
         Section("change", _("What you can change"), tuple(change), True),
         Section("support", _("Feelings and support"), tuple(support), True),
     ]
+
+
+def _meaning_first(rows: tuple[tuple[Cell, ...], ...]) -> tuple[tuple[Cell, ...], ...]:
+    return tuple((name, meaning, finding) for name, finding, meaning in rows)
 
 
 def _tests_to_do(w: _Writer, workup: list[WorkupOut]) -> list[Block]:
