@@ -182,7 +182,9 @@ def test_short_leaflet_has_the_essentials_and_one_chart(lang: str) -> None:
     assert leaflet.online_url == online_url(lang)
     assert leaflet.labels["booklet_note"] in html
     assert f'href="{leaflet.online_url}"' in html.replace("&amp;", "&")
-    assert qr_svg(leaflet.online_url) in html
+    qr = qr_svg(leaflet.online_url)
+    assert qr in html
+    assert qr.startswith('<svg role="img" ') and f"<title>{leaflet.online_url}</title>" in qr
 
 
 def test_booklet_holds_general_information_full_tests_table_and_guideline_positions() -> None:

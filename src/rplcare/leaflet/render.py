@@ -244,7 +244,8 @@ def qr_svg(url: str) -> str:
     segno.make(url, error="m").save(
         out, kind="svg", xmldecl=False, svgns=True, scale=3, border=2, title=url
     )
-    return out.getvalue().decode("utf-8")
+    # An image named by its <title> (the address), as the charts are.
+    return out.getvalue().decode("utf-8").replace("<svg ", '<svg role="img" ', 1)
 
 
 @dataclass(frozen=True)
