@@ -59,6 +59,7 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_web.py
 	$(VENV)/bin/python benchmarks/bench_web.py --endpoint cds --rate 100
 	$(VENV)/bin/python benchmarks/bench_cohort.py
+	$(VENV)/bin/python benchmarks/bench_leaflet.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

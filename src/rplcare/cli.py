@@ -452,9 +452,27 @@ def leaflet_command(
         str | None,
         typer.Option("--date", help="Date on a general leaflet (YYYY-MM-DD; default today)"),
     ] = None,
+    booklet: Annotated[
+        bool,
+        typer.Option(
+            "--booklet",
+            help="The full booklet (every test, each guideline's advice, the general "
+            "information) instead of the short leaflet of at most 4 pages",
+        ),
+    ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            envvar="RPLCARE_PUBLIC_URL",
+            help="Address of the rplcare web app the short leaflet links to (its public "
+            "general information); default http://localhost:8000",
+        ),
+    ] = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Write a patient leaflet in English, Dutch, Swedish or Chinese, as HTML or PDF."""
+    """Write a patient leaflet in English, Dutch, Swedish or Chinese, as HTML or PDF: by
+    default the short personal leaflet, with --booklet the full booklet."""
 
     try:
         from rplcare.leaflet.i18n import check_language
@@ -463,6 +481,8 @@ def leaflet_command(
         check_language(lang)
         if general == (case_file is not None):
             raise InputError("give either a case file or --general, not both or neither")
+        if booklet and case_file is None:
+            raise InputError("--booklet needs a case file (the general leaflet is already full)")
         if format is LeafletFormat.pdf and output is None:
             raise InputError("PDF output needs --output FILE")
         if case_file is not None:
@@ -472,7 +492,9 @@ def leaflet_command(
 
             kb = load_knowledge()
             chosen = load_profile(profile, kb) if profile else None
-            leaflet = leaflet_for_case(load_case(case_file, kb), lang, kb, chosen)
+            leaflet = leaflet_for_case(
+                load_case(case_file, kb), lang, kb, chosen, booklet=booklet, public_url=public_url
+            )
         else:
             leaflet = general_leaflet(lang, _day(as_of, "--date"))
         data = render(leaflet, "pdf" if format is LeafletFormat.pdf else "html")

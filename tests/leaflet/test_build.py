@@ -202,9 +202,10 @@ def test_any_valid_case_builds_a_leaflet_in_every_language(raw: dict[str, object
     except Exception:  # the strategy also draws invalid cases; those are another test's job
         return
     for lang in LANGUAGES:
-        leaflet = leaflet_for_case(case, lang, kb)
-        assert leaflet.sections[0].id == "you"
-        assert all(t.strip() for t in texts(leaflet) if t is not None)
+        for booklet in (False, True):
+            leaflet = leaflet_for_case(case, lang, kb, booklet=booklet)
+            assert leaflet.sections[0].id == "you"
+            assert all(t.strip() for t in texts(leaflet) if t is not None)
 
 
 def test_builder_is_pure_and_repeatable() -> None:
@@ -227,7 +228,7 @@ def test_live_birth_over_time_and_what_she_can_change(lang: str) -> None:
     short 'what you can change' part with the cited effects that apply to her."""
     kb = load_knowledge()
     case = load_case(REPO / "tests" / "vignettes" / "71-pcos-bmi-34-smoker" / "case.json", kb)
-    leaflet = leaflet_for_case(case, lang, kb)
+    leaflet = leaflet_for_case(case, lang, kb, booklet=True)
     blocks = section(leaflet, "your_chances").blocks
     charts = [b for b in blocks if isinstance(b, BarChart)]
     assert len(charts) == 2  # next pregnancy, then over the years
@@ -239,6 +240,13 @@ def test_live_birth_over_time_and_what_she_can_change(lang: str) -> None:
         assert any(loc.percent(percent / 100) in t for t in texts), (lang, percent)
     cited = {s.short for s in leaflet.sources}
     assert {"Pineles 2014", "Metwally 2010", "Chen 2016"} <= cited
+    # The short leaflet: only the chart over the years, and the same effects in their own part.
+    short = leaflet_for_case(case, lang, kb)
+    only = [b for b in section(short, "your_chances").blocks if isinstance(b, BarChart)]
+    assert [c.bars for c in only] == [charts[1].bars]
+    change = [b.text for b in section(short, "change").blocks if isinstance(b, Para)]
+    for percent in (23, 71):
+        assert any(loc.percent(percent / 100) in t for t in change), (lang, percent)
 
 
 # --- the translator's review: source- and code-level fixes (issue 16) ---------------------
@@ -250,7 +258,7 @@ def _case_leaflet(subject: str, lang: str, profile: str | None = None) -> Leafle
     kb = load_knowledge()
     path = REPO / "examples" / f"{subject}.json"
     chosen = load_profile(profile, kb) if profile else None
-    return leaflet_for_case(load_case(path, kb), lang, kb, profile=chosen)
+    return leaflet_for_case(load_case(path, kb), lang, kb, profile=chosen, booklet=True)
 
 
 def _miscarriage_definition(leaflet: Leaflet) -> Para:

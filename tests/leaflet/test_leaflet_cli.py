@@ -30,11 +30,28 @@ def test_personal_pdf_in_dutch(tmp_path: Path) -> None:
     assert out.read_bytes().startswith(b"%PDF-")
 
 
+def test_short_leaflet_by_default_booklet_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RPLCARE_PUBLIC_URL", "https://rpl.example.org")
+    short = runner.invoke(app, ["leaflet", CASE, "--lang", "en"])
+    assert short.exit_code == 0, short.output
+    assert 'href="https://rpl.example.org/leaflet?lang=en"' in short.stdout.replace("&amp;", "&")
+    assert "the full booklet" not in short.stdout
+    booklet = runner.invoke(app, ["leaflet", CASE, "--booklet", "--public-url", "http://x"])
+    assert booklet.exit_code == 0, booklet.output
+    assert "the full booklet" in booklet.stdout
+    assert "Tests and what the guidelines advise" in booklet.stdout
+    assert "Tests and what the guidelines advise" not in short.stdout
+    assert "http://x/leaflet" not in booklet.stdout
+    chosen = runner.invoke(app, ["leaflet", CASE, "--public-url", "https://clinic.example/"])
+    assert 'href="https://clinic.example/leaflet?lang=en"' in chosen.stdout.replace("&amp;", "&")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["leaflet", CASE, "--lang", "fr"], "unknown language 'fr'"),
         (["leaflet", CASE, "--general"], "either a case file or --general"),
+        (["leaflet", "--general", "--booklet"], "--booklet needs a case file"),
         (["leaflet"], "either a case file or --general"),
         (["leaflet", CASE, "--format", "pdf"], "PDF output needs --output"),
         (["leaflet", "--general", "--date", "26/11/2026"], "is not a date"),

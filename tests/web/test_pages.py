@@ -748,6 +748,31 @@ def test_patient_leaflet_in_each_format_and_language(app_client: TestClient) -> 
     assert missing.status_code == 404
 
 
+def test_patient_leaflet_is_short_by_default_and_the_booklet_on_request(
+    app_client: TestClient,
+) -> None:
+    """Issue 16: the form offers the short leaflet or the full booklet; the short one links to
+    the public general information at the app's address, never to a personal page."""
+    from rplcare.leaflet.i18n import localizer
+
+    csrf = login(app_client, "doc")
+    url = new_couple(app_client, csrf, label="RPL-BOOKLET")
+    add_miscarriage(app_client, url, csrf, days_ago(400))
+    add_miscarriage(app_client, url, csrf, days_ago(200))
+    assert 'name="booklet"' in app_client.get(url).text
+    loc = localizer("nl")
+    short = app_client.get(f"{url}/leaflet", params={"lang": "nl"}).text
+    booklet = app_client.get(f"{url}/leaflet", params={"lang": "nl", "booklet": "true"}).text
+    general_title = loc.gettext("What is recurrent pregnancy loss?")
+    assert general_title in booklet and general_title not in short
+    assert loc.gettext("Your recurrent pregnancy loss: the full booklet") in booklet
+    assert 'href="http://testserver/leaflet?lang=nl"' in short.replace("&amp;", "&")
+    assert "/patients/" not in short.split('class="online"')[1]
+    assert "<svg" in short.split('class="online"')[1]  # the QR code
+    pdf = app_client.get(f"{url}/leaflet", params={"format": "pdf", "booklet": "true"})
+    assert pdf.headers["content-disposition"].endswith('-booklet-en.pdf"')
+
+
 def test_patient_page_says_what_a_newer_knowledge_version_changed(
     app_client: TestClient, db_url: str
 ) -> None:

@@ -192,8 +192,15 @@ def build_leaflet(
     today: date,
     assessment: Assessment | None = None,
     results: Iterable[tuple[str, date, str | None, float | None, str | None]] = (),
+    booklet: bool = False,
+    online_url: str | None = None,
 ) -> Leaflet:
-    """`results` are the case's test results: (code, date, result code, value, unit)."""
+    """`results` are the case's test results: (code, date, result code, value, unit).
+
+    With an assessment: the short personal leaflet (what happened, the chances with one chart,
+    the tests still to do, the care plan, what she can change, support, and a link to
+    `online_url`), or with `booklet` the full booklet (every personal section with each
+    guideline's position, then the general information). Without: the general leaflet."""
     w = _Writer(loc, kb, content)
     _ = w._
     if assessment is not None and assessment.profile is not None:
@@ -201,11 +208,25 @@ def build_leaflet(
         if p.miscarriage_limit_weeks is not None and p.miscarriage_limit_ref is not None:
             w.miscarriage_limit = (p.miscarriage_limit_weeks, p.miscarriage_limit_ref)
     sections: list[Section] = []
-    if assessment is not None:
-        sections += _personal_sections(w, assessment, figures, list(results))
-    sections += [_general_section(w, s, figures) for s in content.general]
+    short = assessment is not None and not booklet
+    if assessment is not None and short:
+        sections += _short_sections(w, assessment, figures, online_url)
+    else:
+        if assessment is not None:
+            sections += _personal_sections(w, assessment, figures, list(results))
+        sections += [_general_section(w, s, figures) for s in content.general]
     personal = assessment is not None
     labels = _labels(w, personal)
+    if short:
+        # Shown with the QR code at the end of "Feelings and support".
+        labels["booklet_note"] = _(
+            "Your clinic can give you the booklet with all the details: every test, what "
+            "each guideline advises, and general information about recurrent pregnancy loss."
+        )
+        labels["online_note"] = _(
+            "You can also read the general information online, without signing in. "
+            "Scan the code or type in the address:"
+        )
     profile = assessment.profile if assessment is not None else None
     if profile is not None:
         labels["clinic"] = (
@@ -217,7 +238,11 @@ def build_leaflet(
     return Leaflet(
         lang=loc.lang,
         html_lang=loc.html_lang,
-        title=_("Your recurrent pregnancy loss: information for you")
+        title=(
+            _("Your recurrent pregnancy loss: information for you")
+            if short
+            else _("Your recurrent pregnancy loss: the full booklet")
+        )
         if personal
         else _("Recurrent pregnancy loss: information for patients"),
         subtitle=_("Made for you from your clinic's records on %(date)s")
@@ -232,6 +257,8 @@ def build_leaflet(
         sections=tuple(sections),
         sources=w.sources.listing(),
         labels=labels,
+        kind="leaflet" if short else "booklet" if personal else "general",
+        online_url=online_url if short else None,
     )
 
 
@@ -242,6 +269,10 @@ def _labels(w: _Writer, personal: bool) -> dict[str, str]:
         "contents": _("Contents"),
         "sources": _("Sources"),
         "sources_intro": _("The numbers in square brackets in the text refer to these sources."),
+        "sources_short_intro": _(
+            "The numbers in square brackets in the text refer to these sources. The booklet "
+            "lists them in full."
+        ),
         "about": _("About this leaflet"),
         "disclaimer": _(
             "This leaflet supports, and does not replace, the advice of your doctor or midwife. "
@@ -440,7 +471,9 @@ def _personal_sections(
     return sections
 
 
-def _situation(w: _Writer, a: Assessment) -> list[Block]:
+def _situation(w: _Writer, a: Assessment, short: bool = False) -> list[Block]:
+    """Her history and whether each guideline's definition applies. `short`: guidelines with
+    the same answer and meaning share one row."""
     _ = w._
     loc = w.loc
     h = a.history
@@ -513,6 +546,8 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
                 Cell(meaning),
             )
         )
+    if short:
+        rows = _merge_same_answers(w, rows)
     blocks.append(
         Table(
             caption=_("Does the name “recurrent pregnancy loss” apply to you?"),
@@ -521,6 +556,25 @@ def _situation(w: _Writer, a: Assessment) -> list[Block]:
         )
     )
     return blocks
+
+
+def _merge_same_answers(
+    w: _Writer, rows: list[tuple[Cell, Cell, Cell]]
+) -> list[tuple[Cell, Cell, Cell]]:
+    """One row per (answer, meaning), naming every guideline that gives it, in order."""
+    merged: dict[tuple[str, bool, str], tuple[list[str], set[int]]] = {}
+    for name, answer, meaning in rows:
+        names, refs = merged.setdefault((answer.text, answer.unverified, meaning.text), ([], set()))
+        names.append(name.text)
+        refs.update(answer.refs)
+    return [
+        (
+            Cell(w.loc.join(names)),
+            Cell(answer, tuple(sorted(refs)), unverified),
+            Cell(meaning),
+        )
+        for (answer, unverified, meaning), (names, refs) in merged.items()
+    ]
 
 
 OUTSIDE_DATA = N_(
@@ -626,7 +680,10 @@ def _risk_text(
     }
 
 
-def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
+def _chances(w: _Writer, a: Assessment, figures: ModelFigures, short: bool = False) -> list[Block]:
+    """The chances. `short` (the short leaflet): one chart, the chance of a baby over the years
+    (or, without that figure, the next-pregnancy chart), no weekly curve, and what she can
+    change left to its own section."""
     _ = w._
     loc = w.loc
     nxt = a.prognosis.next_pregnancy
@@ -683,7 +740,8 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             for b in bars
         ]
     )
-    blocks.append(
+    over_the_years = _over_the_years(w, a)
+    comparison = (
         BarChart(
             title=_("Chance of miscarriage in your next pregnancy"),
             axis_label=_("Chance of miscarriage"),
@@ -691,10 +749,14 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             alt=_("Bar chart comparing your chance with that of other women: %(values)s.")
             % {"values": described},
             interval_note=_("The lines show the range in which the true figure probably lies."),
-        )
+        ),
     )
-    blocks += _over_the_years(w, a)
-    blocks += _what_you_can_change(w, figures)
+    if short and over_the_years:
+        blocks += over_the_years
+    else:
+        blocks += [*comparison, *over_the_years]
+    if not short:
+        blocks += _what_you_can_change(w, figures)
     cur = a.prognosis.current_pregnancy
     if cur is not None and (
         cur.loss_risk_to_20_weeks.estimate is None or cur.loss_risk_to_12_weeks.estimate is None
@@ -721,10 +783,17 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
                 % _risk_text(loc, r12.estimate, *(r12.interval or (0.0, 0.0)))
             )
         parts.append(
-            _(
-                "The chance of losing it before 20 weeks is about %(estimate)s (between %(low)s "
-                "and %(high)s). The chart shows how this chance falls each week the pregnancy "
-                "goes on."
+            (
+                _(
+                    "The chance of losing it before 20 weeks is about %(estimate)s (between "
+                    "%(low)s and %(high)s)."
+                )
+                if short  # no weekly chart in the short leaflet
+                else _(
+                    "The chance of losing it before 20 weeks is about %(estimate)s (between "
+                    "%(low)s and %(high)s). The chart shows how this chance falls each week the "
+                    "pregnancy goes on."
+                )
             )
             % _risk_text(loc, r20.estimate, *(r20.interval or (0.0, 0.0)))
         )
@@ -732,6 +801,7 @@ def _chances(w: _Writer, a: Assessment, figures: ModelFigures) -> list[Block]:
             parts.append(_("A heartbeat has been seen, which is reassuring."))
         text = loc.sentences(*parts)
         blocks.append(Para(text, w.sources.cite(["tong-2008", "westin-2007", "rplcare-model"])))
+    if cur is not None and cur.loss_risk_to_20_weeks.estimate is not None and not short:
         # The model's curve already starts at 5 weeks (prognosis.current.CURVE_FROM_DAY).
         keep = [(p.day / 7, p.risk) for p in cur.curve_to_20_weeks]
         sample = [(wk, r) for wk, r in keep if abs(wk - round(wk)) < 1e-9 and round(wk) % 2 == 0]
@@ -994,3 +1064,172 @@ def _disagreements(w: _Writer, a: Assessment) -> list[Block]:
             % {"topics": w.loc.join([w.loc.in_sentence(n) for n in names])}
         )
     ]
+
+
+# --- the short personal leaflet -----------------------------------------------------------
+
+
+def _short_sections(
+    w: _Writer, a: Assessment, figures: ModelFigures, online_url: str | None
+) -> list[Section]:
+    """At most four A4 pages: what happened and what it means, the chances (one chart), the
+    tests still to do, the care plan, what she can change, and support. Each guideline's
+    position, the full tests table and the general information are in the booklet."""
+    _ = w._
+    general = {s.id: s for s in w.content.general}
+    you = _situation(w, a, short=True)
+    shown = [c for c in a.causes if c.status != "excluded"]
+    # As lists: "name: what it means (finding)".
+    rows_c = _meaning_first(_finding_rows(w, [(c.category, c.status) for c in shown]))
+    if rows_c:
+        you.append(
+            Table(
+                caption=_("What your results may mean"),
+                headers=(_("Possible cause"), _("Finding"), _("What it means")),
+                rows=rows_c,
+                as_list=True,
+            )
+        )
+    change: list[Block] = _what_you_can_change(w, figures)
+    present: list[tuple[str, str]] = [
+        (r.category, r.status) for r in a.risk_factors if r.status == "present"
+    ]
+    rows_r = _meaning_first(_finding_rows(w, present))
+    if rows_r:
+        change.append(
+            Table(
+                caption=_("Risk factors you can change"),
+                headers=(_("Risk factor"), _("Finding"), _("What it means")),
+                rows=rows_r,
+                as_list=True,
+            )
+        )
+    # "Healthy habits help your general health in pregnancy ...": the last paragraph of the
+    # general section about the next pregnancy.
+    if "next_pregnancy" in general:
+        change.append(w.para(general["next_pregnancy"].paragraphs[-1]))
+    support: list[Block] = []
+    if "feelings" in general:
+        support += [w.para(p) for p in general["feelings"].paragraphs]
+    return [
+        Section("you", _("Your situation"), tuple(you), personal=True),
+        Section(
+            "your_chances", _("Your chances"), tuple(_chances(w, a, figures, short=True)), True
+        ),
+        Section("your_tests", _("What happens next"), tuple(_tests_to_do(w, a.workup)), True),
+        Section("your_care", _("Your care plan"), tuple(_short_care(w, a.care_plan)), True),
+        Section("change", _("What you can change"), tuple(change), True),
+        Section("support", _("Feelings and support"), tuple(support), True),
+    ]
+
+
+def _meaning_first(rows: tuple[tuple[Cell, ...], ...]) -> tuple[tuple[Cell, ...], ...]:
+    return tuple((name, meaning, finding) for name, finding, meaning in rows)
+
+
+def _tests_to_do(w: _Writer, workup: list[WorkupOut]) -> list[Block]:
+    """The tests still to do or to repeat, why and when; the optional ones by name."""
+    _ = w._
+    loc = w.loc
+    groups: dict[str, list[WorkupOut]] = {}
+    for item in workup:
+        if item.recommendation != "not_recommended":
+            groups.setdefault(item.test, []).append(item)
+
+    def status_of(items: list[WorkupOut]) -> str:
+        return min((i.status for i in items), key=STATUS_ORDER.index)
+
+    waiting = {
+        code: status_of(items)
+        for code, items in groups.items()
+        if status_of(items) in ("repeat", "to_do")
+    }
+    optional = [code for code, items in groups.items() if status_of(items) == "optional"]
+    # One list per status, headed by it (to repeat, with the date; not done yet).
+    lists: dict[str, list[tuple[Cell, ...]]] = {}
+    for code in sorted(waiting, key=lambda c: STATUS_ORDER.index(waiting[c])):
+        status = waiting[code]
+        row: tuple[Cell, ...] = (
+            Cell(w.label(w.content.tests, code)),
+            w.explained(w.content.tests[code]),
+        )
+        if status == "repeat":
+            due = min((i.due_date for i in groups[code] if i.due_date), default=None)
+            if due is not None:
+                row += (Cell(_("Repeat on or after %(date)s") % {"date": loc.date(due)}),)
+        lists.setdefault(status, []).append(row)
+    blocks: list[Block] = []
+    if lists:
+        blocks.append(
+            Para(
+                _(
+                    "These are the tests that at least one guideline advises or allows for you. "
+                    "Your doctor will tell you which ones your clinic offers."
+                )
+            )
+        )
+    for status, rows in lists.items():
+        blocks.append(
+            Table(
+                caption=_(STATUS[status]),
+                headers=(_("Test"), _("What it is for"), _("Status")),
+                rows=tuple(rows),
+                as_list=True,
+            )
+        )
+    if optional:
+        blocks.append(
+            Para(
+                _("You can also talk over these tests with your doctor: %(tests)s.")
+                % {"tests": loc.join([w.label(w.content.tests, c) for c in optional])}
+            )
+        )
+    if not blocks:
+        blocks.append(
+            Para(_("No tests are waiting for you now. Your doctor will tell you if that changes."))
+        )
+    return blocks
+
+
+def _short_care(w: _Writer, care: list[CareOut]) -> list[Block]:
+    """What at least one guideline advises, explained; what one allows, by name."""
+    _ = w._
+    recs: dict[str, set[str]] = {}
+    for item in care:
+        recs.setdefault(item.intervention, set()).add(item.recommendation)
+    advised = [code for code, r in recs.items() if "recommended" in r]
+    considered = [code for code, r in recs.items() if "recommended" not in r and "consider" in r]
+    rows = tuple(
+        (
+            Cell(w.label(w.content.interventions, code)),
+            w.explained(w.content.interventions[code]),
+        )
+        for code in advised
+    )
+    if not rows and not considered:
+        return [Para(_("No treatment or support items apply yet."))]
+    blocks: list[Block] = [
+        Para(
+            _(
+                "This is what the guidelines say about treatment and support in your situation. "
+                "Your doctor will talk with you about what suits you."
+            )
+        )
+    ]
+    if rows:
+        blocks.append(
+            Table(
+                caption=_("Treatment and support"),
+                headers=(_("Treatment or support"), _("What it is")),
+                rows=rows,
+                as_list=True,
+            )
+        )
+    if considered:
+        blocks.append(
+            Para(
+                _("Your doctor may also talk with you about: %(items)s.")
+                % {"items": w.loc.join([w.label(w.content.interventions, c) for c in considered])}
+            )
+        )
+    return blocks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Table:
     caption: str
     headers: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
+    # Shown as a list ("name: what it is (status)") rather than a grid: the short leaflet.
+    as_list: bool = False
 
 
 Block = Para | BarChart | CurveChart | Table
@@ -89,6 +92,11 @@ class Source:
     url: str | None
 
 
+#: "leaflet": the short personal leaflet (at most 4 A4 pages); "booklet": the full personal
+#: booklet (personal sections, then the general information); "general": not about one couple.
+Kind = Literal["leaflet", "booklet", "general"]
+
+
 @dataclass(frozen=True)
 class Leaflet:
     lang: str
@@ -103,3 +111,6 @@ class Leaflet:
     sections: tuple[Section, ...]
     sources: tuple[Source, ...]
     labels: dict[str, str] = field(default_factory=dict)
+    kind: Kind = "general"
+    # The public general information online (the short leaflet links to it, with a QR code).
+    online_url: str | None = None

@@ -78,9 +78,32 @@ def model_figures(content: Content, age: int | None) -> ModelFigures:
     )
 
 
+#: Where the public general information is served when nothing else is configured: the address
+#: `rplcare serve` listens on. Set RPLCARE_PUBLIC_URL to the address patients can reach.
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
+
+
+def online_url(lang: str, base: str | None = None) -> str:
+    """The public general information in `lang` (the web app's /leaflet, served without sign-in).
+    Never a personal booklet: those are only served to signed-in clinicians."""
+    import os
+
+    base = base or os.environ.get("RPLCARE_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+    return f"{base.rstrip('/')}/leaflet?lang={lang}"
+
+
 def leaflet_for_case(
-    case: Case, lang: str, kb: KnowledgeBase | None = None, profile: Profile | None = None
+    case: Case,
+    lang: str,
+    kb: KnowledgeBase | None = None,
+    profile: Profile | None = None,
+    *,
+    booklet: bool = False,
+    public_url: str | None = None,
 ) -> Leaflet:
+    """The short personal leaflet, or with `booklet` the full booklet. The short leaflet links
+    to the general information at `public_url` (default: RPLCARE_PUBLIC_URL, else
+    DEFAULT_PUBLIC_URL)."""
     from rplcare.engine.assess import assess
 
     kb = kb or load_knowledge()
@@ -99,6 +122,8 @@ def leaflet_for_case(
         today=case.as_of,
         assessment=assessment,
         results=results,
+        booklet=booklet,
+        online_url=None if booklet else online_url(lang, public_url),
     )
 
 
@@ -193,6 +218,7 @@ def render_html(leaflet: Leaflet) -> str:
         "model": leaflet.model_version,
     }
     sections = [_SectionView(s.id, s.title, s.personal, views) for s, views in _views(leaflet, loc)]
+    qr = qr_svg(leaflet.online_url) if leaflet.online_url else ""
     return str(
         _environment()
         .get_template("leaflet.html")
@@ -203,8 +229,23 @@ def render_html(leaflet: Leaflet) -> str:
             versions=versions,
             footer_left=f"{leaflet.date_text} · rplcare {leaflet.knowledge_version}",
             page_of=_page_counter(leaflet.labels["page_of"]),
+            qr=qr,
         )
     )
+
+
+def qr_svg(url: str) -> str:
+    """A QR code for `url` as inline SVG (segno: pure Python, no image libraries)."""
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(url, error="m").save(
+        out, kind="svg", xmldecl=False, svgns=True, scale=3, border=2, title=url
+    )
+    # An image named by its <title> (the address), as the charts are.
+    return out.getvalue().decode("utf-8").replace("<svg ", '<svg role="img" ', 1)
 
 
 @dataclass(frozen=True)

@@ -255,8 +255,11 @@ def patient_leaflet(
     user: PageUser,
     lang: str = "en",
     format: str = "html",
+    booklet: bool = False,
 ) -> Response:
-    """The couple's personal leaflet in their language, as a page to print or a PDF."""
+    """The couple's personal leaflet in their language, as a page to print or a PDF: the short
+    leaflet (at most 4 pages, with a link and QR code to the public general information), or
+    with `booklet=true` the full booklet. The booklet is only ever served here, signed in."""
     from rplcare.domain.validation import parse_case
     from rplcare.knowledge.loader import load_knowledge
     from rplcare.leaflet.render import leaflet_for_case
@@ -272,9 +275,20 @@ def patient_leaflet(
         case = parse_case(repo.couple_to_case(couple, date.today()), kb, f"couple {couple.id}")
     except CaseValidationError as exc:
         return error_page(request, user, 422, "; ".join(exc.problems))
-    repo.audit(session, user.username, "leaflet", "couple", couple.id, f"{lang} {format}")
-    leaflet = leaflet_for_case(case, lang, kb, request.app.state.profile)
-    return leaflet_response(leaflet, format, f"rplcare-{couple.id}")
+    kind = "booklet" if booklet else "leaflet"
+    repo.audit(session, user.username, "leaflet", "couple", couple.id, f"{lang} {format} {kind}")
+    settings = request.app.state.settings
+    leaflet = leaflet_for_case(
+        case,
+        lang,
+        kb,
+        request.app.state.profile,
+        booklet=booklet,
+        public_url=settings.public_url or str(request.base_url),
+    )
+    return leaflet_response(
+        leaflet, format, f"rplcare-{couple.id}" + ("-booklet" if booklet else "")
+    )
 
 
 # --- delete ---------------------------------------------------------------------------------
